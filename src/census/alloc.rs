@@ -1,0 +1,158 @@
+//! `Census`: the global allocator that keeps the census.
+
+use core::alloc::{GlobalAlloc, Layout};
+use std::alloc::System;
+
+use super::{record, trailer};
+
+/// A global allocator that records every live allocation, forwarding the memory work to an
+/// inner allocator (`System` by default).
+///
+/// Install it once, as the program's global allocator; then [`hpy`](crate::hpy) sees the heap:
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let mark = heapy::hpy().mark();
+/// let b = Box::new(7u64);
+/// assert_eq!(mark.heap().size(), 8);
+/// # drop(b);
+/// ```
+///
+/// What it records for each live block: its address, the size the program asked for, a
+/// serial number in process-wide allocation order, the allocating thread, and a context
+/// from which its kind is named. An object's identity is (address, serial): a reused address
+/// is a new object. A `realloc` is a free of the old object and an allocation of a new one
+/// (new serial, the caller's current kind); `Stats` counts it as both.
+///
+/// Costs: each block carries a 4-byte trailer (the caller's pointer and alignment are
+/// untouched), and each live object a 24-byte record in heapy's registry, which lives in
+/// pages taken from the kernel, outside the heap being counted. The allocator path never
+/// panics, never recurses into itself and takes no global lock.
+pub struct Census<A = System> {
+    inner: A,
+}
+
+impl Census<System> {
+    /// A census over the system allocator.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    /// # assert!(heapy::is_installed() || true);
+    /// ```
+    pub const fn new() -> Self {
+        Census { inner: System }
+    }
+}
+
+impl Default for Census<System> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A> Census<A> {
+    /// A census over any allocator, such as jemalloc or mimalloc.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    ///
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census<System> = heapy::Census::wrap(System);
+    /// # let v = vec![1u8]; drop(v);
+    /// ```
+    pub const fn wrap(inner: A) -> Self {
+        Census { inner }
+    }
+
+    /// The inner allocator.
+    ///
+    /// ```
+    /// static C: heapy::Census = heapy::Census::new();
+    /// let _system: &std::alloc::System = C.inner();
+    /// ```
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+impl<A> core::fmt::Debug for Census<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Census").finish_non_exhaustive()
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the caller's layout grown by the 4-byte
+// trailer (same alignment), returns the inner pointer unchanged, and frees/reallocates with
+// the same grown layout that allocated the block. Bookkeeping never unwinds or panics.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some(outer) = trailer::outer(layout) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: `outer` has a non-zero size and the caller's valid alignment.
+        let p = unsafe { self.inner.alloc(outer) };
+        if !p.is_null() {
+            let mark = record::on_alloc(p as usize, layout.size());
+            // SAFETY: the block has `layout.size() + 4` bytes.
+            unsafe { trailer::write(p, layout.size(), mark) };
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let Some(outer) = trailer::outer(layout) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: as in `alloc`.
+        let p = unsafe { self.inner.alloc_zeroed(outer) };
+        if !p.is_null() {
+            let mark = record::on_alloc(p as usize, layout.size());
+            // SAFETY: the block has `layout.size() + 4` bytes; the caller's bytes stay zero.
+            unsafe { trailer::write(p, layout.size(), mark) };
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller passes a live block of ours with the layout it was made with.
+        let mark = unsafe { trailer::read(ptr, layout.size()) };
+        record::on_free(mark, layout.size());
+        // `outer` cannot fail: it succeeded when this block was allocated.
+        if let Some(outer) = trailer::outer(layout) {
+            // SAFETY: the block was allocated by `inner` with exactly `outer`.
+            unsafe { self.inner.dealloc(ptr, outer) };
+        }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let (Some(outer), Some(new_outer)) =
+            (trailer::outer(layout), trailer::outer_size(new_size))
+        else {
+            return core::ptr::null_mut();
+        };
+        if Layout::from_size_align(new_outer, layout.align()).is_err() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: the caller passes a live block of ours with its layout.
+        let mark = unsafe { trailer::read(ptr, layout.size()) };
+        // SAFETY: the block was allocated by `inner` with `outer`; `new_outer` is non-zero and
+        // valid with this alignment (checked above).
+        let q = unsafe { self.inner.realloc(ptr, outer, new_outer) };
+        if q.is_null() {
+            // The old block, its trailer and its record are untouched.
+            return q;
+        }
+        record::on_free(mark, layout.size());
+        let new_mark = record::on_alloc(q as usize, new_size);
+        // SAFETY: the new block has `new_size + 4` bytes.
+        unsafe { trailer::write(q, new_size, new_mark) };
+        q
+    }
+}

@@ -1,0 +1,55 @@
+//! The reentrancy guard: one thread-local flag that marks "heapy is working on this thread".
+//!
+//! WARNING: this flag is what keeps the allocator from recursing into itself and what keeps
+//! heapy's own memory out of the census. While it is set, every allocation made on the thread
+//! (by heapy's bookkeeping, by a `Heap` being built, by a table being printed) is forwarded to
+//! the inner allocator and marked internal, and never recorded. Do not hold it around user
+//! code, and never give the flag a destructor: the allocator runs during thread teardown, when
+//! destructors have run, so it is read with `try_with` and is `const`-initialised.
+
+use core::cell::Cell;
+
+thread_local! {
+    static IN_HEAPY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Holds the flag while alive; clears it on drop.
+pub(crate) struct Reentrancy(());
+
+impl Reentrancy {
+    /// Sets the flag, or returns `None` when it was already set (a nested entry) or when the
+    /// thread-local is gone.
+    #[inline(always)]
+    pub(crate) fn enter() -> Option<Reentrancy> {
+        IN_HEAPY
+            .try_with(|f| {
+                if f.replace(true) {
+                    None
+                } else {
+                    Some(Reentrancy(()))
+                }
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// True while heapy is working on this thread (so allocations now are heapy's own).
+    #[inline(always)]
+    pub(crate) fn active() -> bool {
+        IN_HEAPY.try_with(Cell::get).unwrap_or(true)
+    }
+}
+
+impl Drop for Reentrancy {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let _ = IN_HEAPY.try_with(|f| f.set(false));
+    }
+}
+
+/// Runs `f` as heapy's own work: everything it allocates stays out of the census. Nested
+/// calls are fine (the outermost one clears the flag).
+pub(crate) fn internal<R>(f: impl FnOnce() -> R) -> R {
+    let _g = Reentrancy::enter();
+    f()
+}

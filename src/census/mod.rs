@@ -1,0 +1,32 @@
+//! The census: the global allocator, its per-thread state and reentrancy guard, the
+//! live-object registry, kinds by tag, and the counters.
+
+mod alloc;
+pub(crate) mod context;
+pub(crate) mod guard;
+pub(crate) mod record;
+pub(crate) mod registry;
+mod stats;
+mod tags;
+pub(crate) mod threads;
+mod trailer;
+
+pub use alloc::Census;
+pub(crate) use stats::{collect as collect_stats, reset_peak};
+pub use stats::Stats;
+pub use tags::{kind, with_kind, KindGuard};
+
+/// True once any allocation has gone through a [`Census`] (that is, when one is installed
+/// as the global allocator).
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let v = vec![1u8; 3];
+/// assert!(heapy::is_installed());
+/// # drop(v);
+/// ```
+pub fn is_installed() -> bool {
+    record::any_allocation()
+}

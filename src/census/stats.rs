@@ -1,0 +1,105 @@
+//! Process-wide counters: live bytes and their peak (global atomics), and the per-thread
+//! counters summed into [`Stats`].
+
+use core::sync::atomic::{AtomicI64, Ordering};
+
+use super::{registry, threads};
+
+/// Live bytes of program allocations as flushed by threads, and the highest value seen.
+/// Relaxed: each is a single counter whose value is all that is asked of it; no other
+/// memory is published through them.
+static LIVE: AtomicI64 = AtomicI64::new(0);
+static PEAK: AtomicI64 = AtomicI64::new(0);
+
+/// A thread adds its live-byte changes to `LIVE` once they reach this much either way (at
+/// once for any allocation this large). Two threads allocating at the same time then do not
+/// fight over one counter on every call; the price is that `peak_live_bytes` can miss a
+/// peak by up to this much per thread that was allocating at that moment.
+pub(crate) const FLUSH_BYTES: u64 = 16 * 1024;
+
+/// Adds a thread's pending live-byte change to the global counter and updates the peak.
+#[inline]
+pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
+    slot.pending.store(0, Ordering::Relaxed);
+    let live = LIVE.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
+    if live > PEAK.load(Ordering::Relaxed) {
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+/// Counters of the census since the process started, in the manner of jemalloc-ctl's
+/// typed stats and tracemalloc's `get_traced_memory()`.
+///
+/// A reallocation counts as one allocation and one free. Byte figures are the sizes the
+/// program asked for (what `Layout::size` says), not what the allocator rounded them up to.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let before = heapy::hpy().stats();
+/// let v = vec![0u8; 1000];
+/// let after = heapy::hpy().stats();
+/// assert!(after.allocations > before.allocations);
+/// assert!(after.peak_live_bytes >= 1000);
+/// # drop(v);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Objects allocated and not yet freed.
+    pub live_objects: u64,
+    /// Bytes of the live objects.
+    pub live_bytes: u64,
+    /// The highest `live_bytes` since the start or the last
+    /// [`Hpy::reset_peak`](crate::Hpy::reset_peak). Threads add their changes to the
+    /// process-wide figure in steps of up to 16 KiB, so a peak can be missed by up to 16 KiB
+    /// per thread allocating at that moment (exact for any single allocation of 16 KiB or
+    /// more, and for [`Mark::peak`](crate::Mark::peak), which is thread-scoped).
+    pub peak_live_bytes: u64,
+    /// Allocations since the start (reallocations included).
+    pub allocations: u64,
+    /// Frees since the start (reallocations included).
+    pub frees: u64,
+    /// Bytes allocated since the start.
+    pub bytes_allocated: u64,
+    /// Bytes freed since the start.
+    pub bytes_freed: u64,
+    /// Allocations the census counted but could not record as objects (the registry could
+    /// not grow, or an address or size beyond what a record holds). They are in the byte
+    /// and object counts above, but not in any `Heap`.
+    pub untracked: u64,
+    /// Threads that have allocated since the start.
+    pub threads: u64,
+    /// Bytes of heapy's own object registry (records ever in use; slots are reused).
+    pub registry_bytes: u64,
+}
+
+/// Sums the counters now. Other threads keep running, so the figures are each exact but
+/// not taken at one single instant.
+pub(crate) fn collect() -> Stats {
+    let mut s = Stats::default();
+    let n = threads::count();
+    let mut pending: i64 = 0;
+    for i in 0..n {
+        let t = threads::slot(i as u16);
+        s.allocations += t.allocs.load(Ordering::Relaxed);
+        s.frees += t.frees.load(Ordering::Relaxed);
+        s.bytes_allocated += t.alloc_bytes.load(Ordering::Relaxed);
+        s.bytes_freed += t.free_bytes.load(Ordering::Relaxed);
+        s.untracked += t.untracked.load(Ordering::Relaxed);
+        pending += t.pending.load(Ordering::Relaxed);
+    }
+    s.live_objects = s.allocations.saturating_sub(s.frees);
+    s.live_bytes = (LIVE.load(Ordering::Relaxed) + pending).max(0) as u64;
+    s.peak_live_bytes = (PEAK.load(Ordering::Relaxed).max(0) as u64).max(s.live_bytes);
+    s.threads = n.saturating_sub(1) as u64;
+    s.registry_bytes = registry::footprint_bytes() as u64;
+    s
+}
+
+/// Starts a new peak from the current live bytes.
+pub(crate) fn reset_peak() {
+    let live = collect().live_bytes as i64;
+    PEAK.store(live, Ordering::Relaxed);
+}

@@ -1,0 +1,67 @@
+//! Names that go with a snapshot's objects: each context's kind and each thread's label.
+//!
+//! A snapshot resolves these once, for the distinct ids it holds, so that views, set algebra
+//! and files work from the snapshot alone (a loaded snapshot fills the same tables).
+
+use std::collections::HashMap;
+
+use crate::census::{context, threads};
+
+/// What a context id names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KindInfo {
+    /// The label `bykind()` shows.
+    pub kind: String,
+}
+
+/// Names for a snapshot's context ids and thread indices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub kinds: HashMap<u32, KindInfo>,
+    pub threads: HashMap<u16, String>,
+}
+
+impl Meta {
+    /// Resolves every id in `ctxs` and `threads` from this process's census.
+    pub(crate) fn resolve(
+        ctxs: impl IntoIterator<Item = u32>,
+        thread_ids: impl IntoIterator<Item = u16>,
+    ) -> Meta {
+        let kinds = ctxs
+            .into_iter()
+            .map(|c| {
+                let k = context::resolve(c);
+                (c, KindInfo { kind: k.kind })
+            })
+            .collect();
+        let threads = thread_ids
+            .into_iter()
+            .map(|t| (t, threads::label(t)))
+            .collect();
+        Meta { kinds, threads }
+    }
+
+    /// The kind label of context `ctx`.
+    pub(crate) fn kind(&self, ctx: u32) -> &str {
+        self.kinds
+            .get(&ctx)
+            .map_or(context::UNTAGGED, |k| k.kind.as_str())
+    }
+
+    /// The label of thread index `t`.
+    pub(crate) fn thread(&self, t: u16) -> &str {
+        self.threads.get(&t).map_or("<unknown thread>", String::as_str)
+    }
+
+    /// The union of two tables (ids from one process mean the same thing in both).
+    pub(crate) fn merged(&self, other: &Meta) -> Meta {
+        let mut m = self.clone();
+        for (k, v) in &other.kinds {
+            m.kinds.entry(*k).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &other.threads {
+            m.threads.entry(*k).or_insert_with(|| v.clone());
+        }
+        m
+    }
+}

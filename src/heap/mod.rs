@@ -1,0 +1,464 @@
+//! `Heap`: an identity set of object records, and its views and tables.
+
+mod meta;
+mod object;
+mod partition;
+mod render;
+mod snapshot;
+mod view;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+pub(crate) use meta::Meta;
+pub(crate) use object::Obj;
+pub use object::Object;
+pub use snapshot::{hpy, Hpy, Mark};
+pub use view::By;
+
+use crate::census::guard;
+use crate::{Error, Result};
+use partition::Partition;
+
+/// A set of objects taken from the heap, with a view that says how it prints.
+///
+/// A `Heap` is a snapshot: the objects' records were copied out of the census when it was
+/// taken, so it does not change when the program allocates or frees later. Its identity is
+/// by object (address and allocation serial). Printing it shows guppy's partition table,
+/// grouped by kind unless another view was chosen:
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let mark = heapy::hpy().mark();
+/// let names: Vec<String> = heapy::with_kind("Name", || (0..3).map(|i| "x".repeat(i + 1)).collect());
+/// let h = mark.heap();
+/// assert_eq!(h.count(), 4); // the Vec's buffer and three Strings
+/// assert_eq!(h.size(), 3 * 24 + 1 + 2 + 3);
+/// println!("{h}");
+/// // Partition of a set of 4 objects. Total size = 78 bytes.
+/// //  Index  Count   %     Size   % Cumulative  % Kind (type / call site)
+/// //      0      4 100       78 100        78 100 Name
+/// # drop(names);
+/// ```
+#[derive(Clone)]
+pub struct Heap {
+    objs: Arc<Vec<Obj>>,
+    meta: Arc<Meta>,
+    by: By,
+    start: usize,
+    all: bool,
+    part: Arc<OnceLock<Partition>>,
+}
+
+impl Heap {
+    /// A heap of `objs` (any order) with names from `meta`.
+    pub(crate) fn from_parts(mut objs: Vec<Obj>, meta: Arc<Meta>) -> Heap {
+        objs.sort_unstable_by_key(|o| (o.serial, o.addr));
+        objs.dedup_by_key(|o| (o.serial, o.addr));
+        Heap {
+            objs: Arc::new(objs),
+            meta,
+            by: By::Kind,
+            start: 0,
+            all: false,
+            part: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// A heap of live objects from this process, resolving their names now.
+    pub(crate) fn resolve(objs: Vec<Obj>) -> Heap {
+        guard::internal(|| {
+            let ctxs: HashSet<u32> = objs.iter().map(|o| o.ctx).collect();
+            let threads: HashSet<u16> = objs.iter().map(|o| o.thread).collect();
+            Heap::from_parts(objs, Arc::new(Meta::resolve(ctxs, threads)))
+        })
+    }
+
+    /// The same objects under another view (the partition is computed when needed).
+    fn with_view(&self, by: By) -> Heap {
+        Heap {
+            objs: self.objs.clone(),
+            meta: self.meta.clone(),
+            by,
+            start: 0,
+            all: false,
+            part: if by == self.by {
+                self.part.clone()
+            } else {
+                Arc::new(OnceLock::new())
+            },
+        }
+    }
+
+    /// A subset of this heap's objects (kept in serial order), with the same names.
+    pub(crate) fn subset(&self, objs: Vec<Obj>) -> Heap {
+        Heap {
+            objs: Arc::new(objs),
+            meta: self.meta.clone(),
+            by: By::Kind,
+            start: 0,
+            all: false,
+            part: Arc::new(OnceLock::new()),
+        }
+    }
+
+    pub(crate) fn objs(&self) -> &[Obj] {
+        &self.objs
+    }
+
+    pub(crate) fn meta(&self) -> &Arc<Meta> {
+        &self.meta
+    }
+
+    fn partition(&self) -> &Partition {
+        self.part
+            .get_or_init(|| guard::internal(|| Partition::new(&self.objs, &self.meta, self.by)))
+    }
+
+    /// Number of objects.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![Box::new(1u8), Box::new(2u8)];
+    /// assert_eq!(mark.heap().count(), 3);
+    /// # drop(v);
+    /// ```
+    pub fn count(&self) -> usize {
+        self.objs.len()
+    }
+
+    /// Total size of the objects, in bytes (the sizes the program asked for).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![0u32; 25];
+    /// assert_eq!(mark.heap().size(), 100);
+    /// # drop(v);
+    /// ```
+    pub fn size(&self) -> usize {
+        self.objs.iter().map(|o| o.size).sum()
+    }
+
+    /// True if the set holds no object.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// assert!(heapy::hpy().mark().heap().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.objs.is_empty()
+    }
+
+    /// The objects, in allocation order.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let a = Box::new(1u16);
+    /// let b = Box::new(2u64);
+    /// let h = mark.heap();
+    /// let sizes: Vec<usize> = h.objects().map(|o| o.size()).collect();
+    /// assert_eq!(sizes, [2, 8]);
+    /// # drop((a, b));
+    /// ```
+    pub fn objects(&self) -> impl ExactSizeIterator<Item = Object<'_>> + '_ {
+        self.objs.iter().map(|obj| Object {
+            obj,
+            meta: &self.meta,
+        })
+    }
+
+    /// The objects for which `keep` returns true.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = (vec![0u8; 10], vec![0u8; 1000]);
+    /// assert_eq!(mark.heap().filter(|o| o.size() > 100).size(), 1000);
+    /// # drop(v);
+    /// ```
+    pub fn filter(&self, mut keep: impl FnMut(&Object<'_>) -> bool) -> Heap {
+        let objs = guard::internal(|| {
+            self.objs
+                .iter()
+                .filter(|obj| {
+                    keep(&Object {
+                        obj,
+                        meta: &self.meta,
+                    })
+                })
+                .copied()
+                .collect()
+        });
+        self.subset(objs)
+    }
+
+    /// The same set, printed by `by`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let h = heapy::hpy().heap().by(heapy::By::Thread);
+    /// assert!(h.to_string().contains("Thread"));
+    /// ```
+    pub fn by(&self, by: By) -> Heap {
+        self.with_view(by)
+    }
+
+    /// The view this heap prints by.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// assert_eq!(heapy::hpy().heap().bysize().view(), heapy::By::Size);
+    /// ```
+    pub fn view(&self) -> By {
+        self.by
+    }
+
+    /// The same set, grouped by kind (the default view).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let h = heapy::hpy().heap().bysize().bykind();
+    /// assert!(h.to_string().contains("Kind (type / call site)"));
+    /// ```
+    pub fn bykind(&self) -> Heap {
+        self.with_view(By::Kind)
+    }
+
+    /// The same set, one row per object (size, address, kind), largest first.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = heapy::with_kind("Blob", || Box::new([0u8; 64]));
+    /// let text = mark.heap().byid().to_string();
+    /// assert!(text.starts_with("Set of 1 <Blob> objects. Total size = 64 bytes."));
+    /// # drop(b);
+    /// ```
+    pub fn byid(&self) -> Heap {
+        self.with_view(By::Id)
+    }
+
+    /// The same set, grouped by the size of each object.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = [Box::new(1u32), Box::new(2u32)];
+    /// let text = mark.heap().bysize().to_string();
+    /// assert!(text.contains("     0      2 100        8 100         8 100         4"));
+    /// # drop(v);
+    /// ```
+    pub fn bysize(&self) -> Heap {
+        self.with_view(By::Size)
+    }
+
+    /// The same set, grouped by allocating thread (its name, else its OS thread id).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let t = std::thread::Builder::new().name("loader".into()).spawn(|| {
+    ///     let mark = heapy::hpy().mark();
+    ///     let v = vec![0u8; 5];
+    ///     let text = mark.heap().bythread().to_string();
+    ///     drop(v);
+    ///     text
+    /// }).unwrap();
+    /// assert!(t.join().unwrap().contains(" loader\n"));
+    /// ```
+    pub fn bythread(&self) -> Heap {
+        self.with_view(By::Thread)
+    }
+
+    /// The objects of row `i` of the current view (guppy's `h[i]`), grouped by kind;
+    /// empty if there is no such row (see [`Heap::try_row`] for an error instead).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let big = heapy::with_kind("Big", || vec![0u8; 4096]);
+    /// let small = heapy::with_kind("Small", || vec![0u8; 16]);
+    /// let h = mark.heap();
+    /// assert_eq!(h.row(0).size(), 4096);
+    /// assert!(h.row(0).byid().to_string().starts_with("Set of 1 <Big> objects."));
+    /// assert!(h.row(9).is_empty());
+    /// # drop((big, small));
+    /// ```
+    pub fn row(&self, i: usize) -> Heap {
+        self.try_row(i).unwrap_or_else(|_| self.subset(Vec::new()))
+    }
+
+    /// The objects of row `i`, or [`Error::NoSuchRow`].
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let h = heapy::hpy().mark().heap();
+    /// assert!(matches!(h.try_row(0), Err(heapy::Error::NoSuchRow { index: 0, rows: 0 })));
+    /// ```
+    pub fn try_row(&self, i: usize) -> Result<Heap> {
+        let part = self.partition();
+        let row = part.rows.get(i).ok_or(Error::NoSuchRow {
+            index: i,
+            rows: part.rows.len(),
+        })?;
+        let objs = guard::internal(|| {
+            self.objs
+                .iter()
+                .zip(&part.keys)
+                .filter(|(_, &k)| k == row.key)
+                .map(|(o, _)| *o)
+                .collect()
+        });
+        Ok(self.subset(objs))
+    }
+
+    /// Number of rows in the current view.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = (vec![0u8; 3], vec![0u8; 3], vec![0u8; 7]);
+    /// assert_eq!(mark.heap().bysize().rows(), 2);
+    /// # drop(v);
+    /// ```
+    pub fn rows(&self) -> usize {
+        self.partition().rows.len()
+    }
+
+    /// The next ten rows of the table, printable (guppy's `.more`).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v: Vec<Vec<u8>> = (1..=25).map(|n| vec![0u8; n]).collect();
+    /// let h = mark.heap().bysize();
+    /// assert!(h.to_string().contains("<16 more rows. Type e.g. '.more()' to view.>"));
+    /// assert!(h.more().to_string().contains("<6 more rows."));
+    /// assert!(!h.more().more().to_string().contains("more rows"));
+    /// # drop(v);
+    /// ```
+    pub fn more(&self) -> Heap {
+        let mut h = self.clone();
+        h.start = (self.start + render::PAGE).min(self.rows());
+        h
+    }
+
+    /// Every row of the table, printable.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v: Vec<Vec<u8>> = (1..=25).map(|n| vec![0u8; n]).collect();
+    /// let text = mark.heap().bysize().all().to_string();
+    /// assert_eq!(text.lines().count(), 2 + 26);
+    /// # drop(v);
+    /// ```
+    pub fn all(&self) -> Heap {
+        let mut h = self.clone();
+        h.all = true;
+        h
+    }
+
+    /// The single object of a one-object set, or [`Error::NotOne`].
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = Box::new(42u32);
+    /// let h = mark.heap();
+    /// assert_eq!(h.theone().unwrap().address(), &*b as *const u32 as usize);
+    /// # drop(b);
+    /// ```
+    pub fn theone(&self) -> Result<Object<'_>> {
+        match self.objs.as_slice() {
+            [obj] => Ok(Object {
+                obj,
+                meta: &self.meta,
+            }),
+            objs => Err(Error::NotOne { count: objs.len() }),
+        }
+    }
+
+    /// The distinct kinds of the set, largest total size first.
+    fn kinds(&self) -> Vec<String> {
+        guard::internal(|| {
+            let part = if self.by == By::Kind {
+                std::borrow::Cow::Borrowed(self.partition())
+            } else {
+                std::borrow::Cow::Owned(Partition::new(&self.objs, &self.meta, By::Kind))
+            };
+            part.rows.iter().map(|r| r.label.clone()).collect()
+        })
+    }
+}
+
+impl fmt::Display for Heap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = guard::internal(|| -> std::result::Result<String, fmt::Error> {
+            let part = self.partition();
+            let kinds;
+            let id_kinds: Vec<&str>;
+            let (set_kind, ids) = if self.by == By::Id {
+                kinds = self.kinds();
+                id_kinds = self
+                    .objs
+                    .iter()
+                    .map(|o| self.meta.kind(o.ctx))
+                    .collect();
+                let single = (kinds.len() == 1).then(|| kinds[0].as_str());
+                (single, Some(id_kinds.as_slice()))
+            } else {
+                (None, None)
+            };
+            let mut out = String::new();
+            render::Table {
+                by: self.by,
+                part,
+                count: self.count(),
+                size: self.size(),
+                start: self.start,
+                all: self.all,
+                set_kind,
+                id_kinds: ids,
+                note: None,
+            }
+            .write(&mut out)?;
+            Ok(out)
+        })?;
+        f.write_str(&text)
+    }
+}
+
+impl fmt::Debug for Heap {
+    /// guppy's brief form: `<3 (Name | String | ...)>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds = self.kinds();
+        let mut s = kinds.iter().take(5).cloned().collect::<Vec<_>>().join(" | ");
+        if kinds.len() > 5 {
+            s.push_str(" | ...");
+        }
+        write!(f, "<{} ({s})>", self.count())
+    }
+}

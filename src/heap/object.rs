@@ -1,0 +1,73 @@
+//! One object of a snapshot.
+
+use super::meta::Meta;
+
+/// An object record as a snapshot stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Obj {
+    pub addr: usize,
+    pub size: usize,
+    pub serial: u64,
+    pub thread: u16,
+    pub ctx: u32,
+}
+
+/// One live object of a [`Heap`](crate::Heap): where it is, how big, when and by which
+/// thread it was allocated, and its kind.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let mark = heapy::hpy().mark();
+/// let b = heapy::with_kind("Point", || Box::new((1.0f64, 2.0f64)));
+/// let h = mark.heap();
+/// let o = h.theone().unwrap();
+/// assert_eq!(o.size(), 16);
+/// assert_eq!(o.kind(), "Point");
+/// assert_eq!(o.address(), &*b as *const _ as usize);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Object<'h> {
+    pub(crate) obj: &'h Obj,
+    pub(crate) meta: &'h Meta,
+}
+
+impl<'h> Object<'h> {
+    /// The address of the object's first byte.
+    pub fn address(&self) -> usize {
+        self.obj.addr
+    }
+
+    /// The size the program asked for, in bytes.
+    pub fn size(&self) -> usize {
+        self.obj.size
+    }
+
+    /// The allocation serial: process-wide allocation order, unique per object.
+    pub fn serial(&self) -> u64 {
+        self.obj.serial
+    }
+
+    /// The allocating thread's label: its name, else its OS thread id.
+    pub fn thread(&self) -> &'h str {
+        self.meta.thread(self.obj.thread)
+    }
+
+    /// The object's kind: its tag, else what its call site says.
+    pub fn kind(&self) -> &'h str {
+        self.meta.kind(self.obj.ctx)
+    }
+}
+
+impl core::fmt::Debug for Object<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Object")
+            .field("address", &format_args!("{:#x}", self.address()))
+            .field("size", &self.size())
+            .field("serial", &self.serial())
+            .field("thread", &self.thread())
+            .field("kind", &self.kind())
+            .finish()
+    }
+}

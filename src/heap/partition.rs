@@ -1,0 +1,61 @@
+//! A partition: the rows of a view, largest first.
+
+use super::meta::Meta;
+use super::object::Obj;
+use super::view::{classify, By};
+
+/// One row: a class of objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub label: String,
+    pub count: usize,
+    pub size: usize,
+    /// The class id in `Partition::keys`.
+    pub key: u32,
+}
+
+/// A heap's objects grouped by a view.
+#[derive(Clone, Debug)]
+pub(crate) struct Partition {
+    pub rows: Vec<Row>,
+    /// Each object's class (parallel to the heap's objects).
+    pub keys: Vec<u32>,
+}
+
+impl Partition {
+    pub(crate) fn new(objs: &[Obj], meta: &Meta, by: By) -> Partition {
+        let (keys, labels) = classify(objs, meta, by);
+        let mut rows: Vec<Row> = labels
+            .into_iter()
+            .enumerate()
+            .map(|(k, label)| Row {
+                label,
+                count: 0,
+                size: 0,
+                key: k as u32,
+            })
+            .collect();
+        for (o, &k) in objs.iter().zip(&keys) {
+            let r = &mut rows[k as usize];
+            r.count += 1;
+            r.size += o.size;
+        }
+        match by {
+            // guppy's byid: largest objects first, then by address.
+            By::Id => rows.sort_by(|a, b| {
+                b.size.cmp(&a.size).then_with(|| {
+                    let pa = objs[a.key as usize].addr;
+                    let pb = objs[b.key as usize].addr;
+                    pa.cmp(&pb)
+                })
+            }),
+            _ => rows.sort_by(|a, b| {
+                b.size
+                    .cmp(&a.size)
+                    .then(b.count.cmp(&a.count))
+                    .then_with(|| a.label.cmp(&b.label))
+            }),
+        }
+        Partition { rows, keys }
+    }
+}

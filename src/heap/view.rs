@@ -1,0 +1,127 @@
+//! Views: the equivalence relations a heap can be partitioned by.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use super::meta::Meta;
+use super::object::Obj;
+use crate::Error;
+
+/// How a [`Heap`](crate::Heap) is grouped when printed (guppy's "equivalence relations").
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let by: heapy::By = "size".parse().unwrap();
+/// assert_eq!(by, heapy::By::Size);
+/// let h = heapy::hpy().mark().heap().by(by);
+/// assert!(h.to_string().contains("Individual Size"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum By {
+    /// By kind: the tag, else the type or call site (the default).
+    #[default]
+    Kind,
+    /// One row per object.
+    Id,
+    /// By the size of each object.
+    Size,
+    /// By allocating thread.
+    Thread,
+}
+
+impl By {
+    /// Every view, in the order `heapy view --by` lists them.
+    pub const ALL: &'static [By] = &[By::Kind, By::Id, By::Size, By::Thread];
+
+    /// The name used on the command line and by `FromStr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            By::Kind => "kind",
+            By::Id => "id",
+            By::Size => "size",
+            By::Thread => "thread",
+        }
+    }
+
+    /// The header of the label column.
+    pub(crate) fn header(self) -> &'static str {
+        match self {
+            By::Kind | By::Id => "Kind (type / call site)",
+            By::Size => "Individual Size",
+            By::Thread => "Thread",
+        }
+    }
+}
+
+impl FromStr for By {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<By, Error> {
+        By::ALL
+            .iter()
+            .copied()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = By::ALL.iter().map(|b| b.name()).collect();
+                Error::Usage(format!(
+                    "unknown view '{s}': expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for By {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Each object's class under `by` (a small integer) and each class's label.
+pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<String>) {
+    let mut labels: Vec<String> = Vec::new();
+    let mut by_label: HashMap<String, u32> = HashMap::new();
+    let mut intern = |label: String| -> u32 {
+        *by_label.entry(label).or_insert_with_key(|l| {
+            labels.push(l.clone());
+            (labels.len() - 1) as u32
+        })
+    };
+    let keys = match by {
+        By::Kind => {
+            let mut per_ctx: HashMap<u32, u32> = HashMap::new();
+            objs.iter()
+                .map(|o| {
+                    *per_ctx
+                        .entry(o.ctx)
+                        .or_insert_with(|| intern(meta.kind(o.ctx).to_string()))
+                })
+                .collect()
+        }
+        By::Thread => {
+            let mut per: HashMap<u16, u32> = HashMap::new();
+            objs.iter()
+                .map(|o| {
+                    *per.entry(o.thread)
+                        .or_insert_with(|| intern(meta.thread(o.thread).to_string()))
+                })
+                .collect()
+        }
+        By::Size => {
+            let mut per: HashMap<usize, u32> = HashMap::new();
+            objs.iter()
+                .map(|o| *per.entry(o.size).or_insert_with(|| intern(o.size.to_string())))
+                .collect()
+        }
+        By::Id => {
+            // One class per object, even for equal addresses (a union of two snapshots can
+            // hold a reused address twice).
+            labels = objs.iter().map(|o| format!("{:#x}", o.addr)).collect();
+            (0..objs.len() as u32).collect()
+        }
+    };
+    (keys, labels)
+}
