@@ -55,7 +55,7 @@ pub struct Stats {
     /// [`Hpy::reset_peak`](crate::Hpy::reset_peak). Threads add their changes to the
     /// process-wide figure in steps of up to 16 KiB, so a peak can be missed by up to 16 KiB
     /// per thread allocating at that moment (exact for any single allocation of 16 KiB or
-    /// more, and for [`Mark::peak`](crate::Mark::peak), which is thread-scoped).
+    /// more; thread-scoped peaks are exact).
     pub peak_live_bytes: u64,
     /// Allocations since the start (reallocations included).
     pub allocations: u64,

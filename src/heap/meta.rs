@@ -7,11 +7,24 @@ use std::collections::HashMap;
 
 use crate::census::{context, threads};
 
+/// One resolved stack frame, most recent call first in `KindInfo::frames`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub(crate) struct Frame {
+    /// Demangled function name.
+    pub function: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
 /// What a context id names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub(crate) struct KindInfo {
     /// The label `bykind()` shows.
     pub kind: String,
+    /// The label `bysite()` shows (`src/main.rs:29 demo::work`), if a stack was captured.
+    pub site: Option<String>,
+    /// The allocation stack, user frames only, most recent call first (empty if none).
+    pub frames: Vec<Frame>,
 }
 
 /// Names for a snapshot's context ids and thread indices.
@@ -19,6 +32,9 @@ pub(crate) struct KindInfo {
 pub(crate) struct Meta {
     pub kinds: HashMap<u32, KindInfo>,
     pub threads: HashMap<u16, String>,
+    /// Mean bytes between samples when the objects are a byte-sampled subset of the heap
+    /// (figures derived from them are estimates), `None` when every object was recorded.
+    pub sample_rate: Option<u64>,
 }
 
 impl Meta {
@@ -31,14 +47,24 @@ impl Meta {
             .into_iter()
             .map(|c| {
                 let k = context::resolve(c);
-                (c, KindInfo { kind: k.kind })
+                (
+                    c,
+                    KindInfo {
+                        kind: k.kind,
+                        ..KindInfo::default()
+                    },
+                )
             })
             .collect();
         let threads = thread_ids
             .into_iter()
             .map(|t| (t, threads::label(t)))
             .collect();
-        Meta { kinds, threads }
+        Meta {
+            kinds,
+            threads,
+            sample_rate: None,
+        }
     }
 
     /// The kind label of context `ctx`.
