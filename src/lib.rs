@@ -35,9 +35,79 @@
 
 mod census;
 mod error;
+mod export;
 mod heap;
+mod profile;
 mod sys;
 
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
 pub use error::{Error, Result};
 pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
+pub use export::{Func, Sample, Timeline};
+pub use profile::{LineProfile, LineRow, Recorder};
+
+/// Prints memory_profiler's line-by-line table for a function each time it returns.
+///
+/// Every statement of the function (and of the blocks of its loops, `if`s, `match` arms and
+/// plain blocks) is followed by a reading of the heap; when the function returns, the table
+/// goes to stderr:
+///
+/// ```text
+/// Filename: src/main.rs
+///
+/// Line #    Mem usage    Increment  Occurrences   Line Contents
+/// =============================================================
+///     10   0.00000 MiB   0.00000 MiB           1   #[heapy::profile(thread, precision = 5)]
+///     11                                         fn build() -> Vec<u64> {
+///     12   1.00000 MiB   1.00000 MiB           1       let a = vec![0u8; 1 << 20];
+/// ```
+///
+/// Mem usage is the heap after the line (the highest, if the line ran several times), in
+/// MiB; Increment the change the line made, summed over its runs; Occurrences how many times
+/// it ran (a loop header counts each iteration plus the final test, as in Python). The
+/// figures are exact heap bytes from the census, not RSS estimates. See [`LineProfile`].
+///
+/// Options, in any order:
+///
+/// * `precision = N`: decimals of the MiB figures (default 1, as memory_profiler).
+/// * `stream = stderr` (default), `stream = stdout`, `stream = "path"` (appended to the
+///   file), or `stream = none` (only kept for [`LineProfile::last`]).
+/// * `thread`: count only the calling thread's allocations minus its frees since the
+///   function was entered, whatever other threads do (the right mode for tests, which cargo
+///   runs in parallel). Without it, the figures are the process's live heap
+///   (`hpy().stats().live_bytes`), which other threads change too.
+///
+/// While a [`Recorder`] runs, each call also adds a FUNC bracket to its timeline. The
+/// function's locals are dropped after the last row is read (as in memory_profiler); an
+/// early return through `?` or a panic ends the table where the function stopped.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// #[heapy::profile(thread, precision = 5, stream = none)]
+/// fn build() -> usize {
+///     let a = vec![0u8; 1 << 20];
+///     let mut v: Vec<u64> = Vec::new();
+///     for i in 0..3 {
+///         v.push(i);
+///     }
+///     drop(a);
+///     v.len()
+/// }
+///
+/// assert_eq!(build(), 3);
+/// let p = heapy::LineProfile::last().unwrap();
+/// let push = p.rows().iter().find(|r| r.text().trim() == "v.push(i);").unwrap();
+/// assert_eq!(push.occurrences(), 3);
+/// assert_eq!(push.increment_bytes(), Some(4 * 8)); // the first push allocates room for 4
+/// print!("{p}");
+/// ```
+#[cfg(feature = "macros")]
+pub use heapy_macros::profile;
+
+/// The runtime of `#[heapy::profile]`, for the code the attribute writes. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::profile::{FnInfo, Profiler, Stream};
+}

@@ -12,7 +12,7 @@ pub(crate) mod threads;
 mod trailer;
 
 pub use alloc::Census;
-pub(crate) use stats::{collect as collect_stats, reset_peak};
+pub(crate) use stats::{collect as collect_stats, reset_peak, take_window_peak};
 pub use stats::Stats;
 pub use tags::{kind, with_kind, KindGuard};
 

@@ -10,6 +10,9 @@ use super::{registry, threads};
 /// memory is published through them.
 static LIVE: AtomicI64 = AtomicI64::new(0);
 static PEAK: AtomicI64 = AtomicI64::new(0);
+/// The highest flushed live bytes since the Recorder's last sample (see `take_window_peak`).
+/// Relaxed, for the same reason as `PEAK`.
+static WINDOW_PEAK: AtomicI64 = AtomicI64::new(0);
 
 /// A thread adds its live-byte changes to `LIVE` once they reach this much either way (at
 /// once for any allocation this large). Two threads allocating at the same time then do not
@@ -24,6 +27,9 @@ pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
     let live = LIVE.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
     if live > PEAK.load(Ordering::Relaxed) {
         PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+    if live > WINDOW_PEAK.load(Ordering::Relaxed) {
+        WINDOW_PEAK.fetch_max(live, Ordering::Relaxed);
     }
 }
 
@@ -102,4 +108,13 @@ pub(crate) fn collect() -> Stats {
 pub(crate) fn reset_peak() {
     let live = collect().live_bytes as i64;
     PEAK.store(live, Ordering::Relaxed);
+}
+
+/// The highest live bytes since the previous call (or the start), and starts a new window
+/// from the live bytes now. Used by the Recorder so that each timeline sample carries the
+/// peak between samples; it has the same 16 KiB-per-thread granularity as
+/// `peak_live_bytes`, and leaves that figure alone.
+pub(crate) fn take_window_peak() -> u64 {
+    let live = collect().live_bytes as i64;
+    WINDOW_PEAK.swap(live, Ordering::Relaxed).max(live).max(0) as u64
 }

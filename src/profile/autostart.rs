@@ -1,0 +1,44 @@
+//! `HEAPY_MPROF=<path>`: start a [`Recorder`](super::Recorder) with no code change.
+//!
+//! When it starts: on ELF platforms (Linux, Android, FreeBSD), a function in the
+//! `.init_array` section runs as the program is loaded, before `main`. It reads the variable
+//! and, if it is set and not empty, checks that the census is the global allocator (by one
+//! small allocation, counted like any other) and starts the recorder, whose thread runs
+//! until the process exits; an `atexit` handler writes the last sample. Nothing of this runs inside the allocator. If the census is not installed
+//! (the program links heapy without using `Census`, like the `heapy` command itself),
+//! nothing is recorded. Elsewhere the variable is read on the first call of
+//! [`hpy`](crate::hpy).
+//!
+//! A path that cannot be created is reported once on stderr; the program runs on.
+
+use std::sync::Once;
+
+static STARTED: Once = Once::new();
+
+/// Starts the recorder named by `HEAPY_MPROF` once per process, if there is one.
+pub(crate) fn from_env() {
+    STARTED.call_once(|| {
+        let Some(path) = std::env::var_os("HEAPY_MPROF").filter(|p| !p.is_empty()) else {
+            return;
+        };
+        drop(std::hint::black_box(Box::new(0u8)));
+        if !crate::census::is_installed() {
+            return;
+        }
+        if let Err(e) = super::recorder::start_for_process(path.as_ref()) {
+            eprintln!("heapy: HEAPY_MPROF: {e}");
+        }
+    });
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+mod init {
+    extern "C" fn heapy_mprof_init() {
+        super::from_env();
+    }
+
+    /// Runs `heapy_mprof_init` at load time, as std itself does for its arguments on ELF.
+    #[used]
+    #[link_section = ".init_array"]
+    static INIT: extern "C" fn() = heapy_mprof_init;
+}
