@@ -43,6 +43,8 @@ mod sys;
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
 pub use error::{Error, Result};
 pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
+#[cfg(feature = "flame")]
+pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};
 pub use profile::{LineProfile, LineRow, Recorder};
 

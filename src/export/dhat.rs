@@ -1,0 +1,221 @@
+//! DHAT's JSON format (`dhat-heap.json`), read by DHAT's viewer `dh_view.html`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::atomic;
+use crate::census::guard;
+use crate::heap::Heap;
+use crate::{Error, Result};
+
+/// The file, as dhat-rs writes it (field names are DHAT's).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct DhatJson {
+    dhatFileVersion: u32,
+    mode: &'static str,
+    verb: &'static str,
+    bklt: bool,
+    bkacc: bool,
+    tu: &'static str,
+    Mtu: &'static str,
+    tuth: u32,
+    cmd: String,
+    pid: u32,
+    tg: u64,
+    te: u64,
+    pps: Vec<ProgramPoint>,
+    ftbl: Vec<String>,
+}
+
+/// One allocation point: totals, at the global peak, at the end, and its frames.
+#[derive(Serialize)]
+struct ProgramPoint {
+    tb: u64,
+    tbk: u64,
+    tl: u64,
+    mb: u64,
+    mbk: u64,
+    gb: u64,
+    gbk: u64,
+    eb: u64,
+    ebk: u64,
+    fs: Vec<usize>,
+}
+
+impl Heap {
+    /// The set in DHAT's JSON format, as dhat-rs writes `dhat-heap.json`, for DHAT's viewer
+    /// (`dh_view.html`, shipped with valgrind). One program point per allocation stack (or
+    /// kind, where no stack was captured), its frames most recent first, the kind as the
+    /// first frame.
+    ///
+    /// A snapshot holds the objects live at one moment, not a history: each point's total,
+    /// its figure at the global peak and at the end are all the live bytes and blocks of
+    /// the set, and lifetimes are unknown (given as 0).
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let v = heapy::with_kind("Blob", || vec![0u8; 300]);
+    /// let json: serde_json::Value = serde_json::from_str(&mark.heap().dhat_json()).unwrap();
+    /// assert_eq!(json["dhatFileVersion"], 2);
+    /// assert_eq!(json["pps"][0]["eb"], 300);
+    /// assert_eq!(json["ftbl"][json["pps"][0]["fs"][0].as_u64().unwrap() as usize], "Blob");
+    /// # drop(v);
+    /// ```
+    pub fn dhat_json(&self) -> String {
+        guard::internal(|| {
+            let meta = self.meta();
+            let mut by_ctx: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+            for o in self.objs() {
+                let e = by_ctx.entry(o.ctx).or_default();
+                e.0 += o.size as u64;
+                e.1 += 1;
+            }
+            let mut ftbl = vec!["[root]".to_owned()];
+            let mut index: HashMap<String, usize> = HashMap::new();
+            let mut intern = |s: String| {
+                *index.entry(s.clone()).or_insert_with(|| {
+                    ftbl.push(s);
+                    ftbl.len() - 1
+                })
+            };
+            let mut points: BTreeMap<Vec<usize>, (u64, u64)> = BTreeMap::new();
+            for (ctx, (bytes, blocks)) in by_ctx {
+                let info = meta.kinds.get(&ctx);
+                let kind = meta.kind(ctx).to_owned();
+                let mut fs = Vec::new();
+                let frames = info.map(|i| i.frames.as_slice()).unwrap_or_default();
+                if frames.first().map(|f| f.function.as_str()) != Some(kind.as_str()) {
+                    fs.push(intern(kind));
+                }
+                for f in frames {
+                    let loc = match (&f.file, f.line) {
+                        (Some(file), Some(line)) => format!("{} ({file}:{line}:0)", f.function),
+                        (Some(file), None) => format!("{} ({file})", f.function),
+                        _ => f.function.clone(),
+                    };
+                    fs.push(intern(loc));
+                }
+                let e = points.entry(fs).or_default();
+                e.0 += bytes;
+                e.1 += blocks;
+            }
+            let pps = points
+                .into_iter()
+                .map(|(fs, (b, n))| ProgramPoint {
+                    tb: b,
+                    tbk: n,
+                    tl: 0,
+                    mb: b,
+                    mbk: n,
+                    gb: b,
+                    gbk: n,
+                    eb: b,
+                    ebk: n,
+                    fs,
+                })
+                .collect();
+            let json = DhatJson {
+                dhatFileVersion: 2,
+                mode: "rust-heap",
+                verb: "Allocated",
+                bklt: true,
+                bkacc: false,
+                tu: "µs",
+                Mtu: "s",
+                tuth: 10,
+                cmd: std::env::args().collect::<Vec<_>>().join(" "),
+                pid: std::process::id(),
+                tg: 0,
+                te: 0,
+                pps,
+                ftbl,
+            };
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        })
+    }
+
+    /// Writes [`Heap::dhat_json`] to `path` (atomically: a failure leaves any old file
+    /// whole), e.g. `dhat-heap.json`, to open in DHAT's `dh_view.html`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("dhat-heap.json");
+    /// heapy::hpy().heap().dhat(&path).unwrap();
+    /// assert!(std::fs::read_to_string(&path).unwrap().contains("\"mode\": \"rust-heap\""));
+    /// assert!(heapy::hpy().heap().dhat(dir.path().join("no/such/dir/x.json")).is_err());
+    /// ```
+    pub fn dhat(&self, path: impl AsRef<Path>) -> Result<()> {
+        let json = self.dhat_json();
+        if json.is_empty() {
+            return Err(Error::Usage("the DHAT JSON could not be built".into()));
+        }
+        guard::internal(|| atomic::write(path.as_ref(), json.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::export::folded::tests::sample_heap;
+
+    #[test]
+    fn dhat_points_and_frames() {
+        let json: serde_json::Value = serde_json::from_str(&sample_heap().dhat_json()).unwrap();
+        assert_eq!(json["mode"], "rust-heap");
+        assert_eq!(json["bklt"], true);
+        let ftbl: Vec<&str> = json["ftbl"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(ftbl[0], "[root]");
+        let pps = json["pps"].as_array().unwrap();
+        assert_eq!(pps.len(), 3);
+        let mut seen: Vec<(Vec<&str>, u64, u64)> = pps
+            .iter()
+            .map(|p| {
+                let fs = p["fs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| ftbl[i.as_u64().unwrap() as usize])
+                    .collect();
+                (fs, p["eb"].as_u64().unwrap(), p["ebk"].as_u64().unwrap())
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    vec![
+                        "Vec<demo::Person>",
+                        "demo::load (src/main.rs:20:0)",
+                        "demo::main (src/main.rs:5:0)"
+                    ],
+                    128,
+                    2
+                ),
+                (vec!["[u8; 4]"], 8, 2),
+                (
+                    vec!["demo::cache (src/main.rs:31:0)", "demo::main (src/main.rs:6:0)"],
+                    1000,
+                    1
+                ),
+            ]
+        );
+        for p in pps {
+            assert_eq!(p["tb"], p["eb"]);
+            assert_eq!(p["gb"], p["eb"]);
+            assert_eq!(p["tl"], 0);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Files for other tools: mprof `.dat` timelines and their plots, folded stacks and flame
 //! graphs, DHAT's JSON.
 
+mod atomic;
 mod dhat;
 mod folded;
 #[cfg(feature = "flame")]
@@ -9,4 +10,6 @@ pub(crate) mod mprof;
 #[cfg(feature = "plot")]
 mod plot;
 
+#[cfg(feature = "flame")]
+pub use flame::flamegraph;
 pub use mprof::{Func, Sample, Timeline};

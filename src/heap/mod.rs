@@ -12,6 +12,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 pub(crate) use meta::Meta;
+#[allow(unused_imports)] // used by the export layer and its tests
+pub(crate) use meta::{Frame, KindInfo};
 pub(crate) use object::Obj;
 pub use object::Object;
 pub use snapshot::{hpy, Hpy, Mark};
