@@ -182,6 +182,9 @@ impl Recorder {
             };
             let cmd: Vec<String> = std::env::args().collect();
             s.write(&mprof::cmdline_line(&cmd.join(" ")));
+            // Start the peak window now: what happened before the recorder is not its
+            // business.
+            census::take_window_peak();
             sample(&mut s);
             *sink = Some(s);
             drop(sink);
