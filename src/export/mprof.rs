@@ -12,7 +12,7 @@
 //! RSS lines heapy adds do not disturb it.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::{Error, Result};
 
@@ -307,48 +307,11 @@ impl Timeline {
         }
         out
     }
-
-    /// The path `mprof` would give a new recording made now: `mprofile_<YYYYmmddHHMMSS>.dat`.
-    pub(crate) fn default_name(unix: u64) -> PathBuf {
-        let (y, mo, d, h, mi, s) = civil(unix);
-        PathBuf::from(format!("mprofile_{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}.dat"))
-    }
-}
-
-/// UTC calendar date and time of a unix time (days-from-civil, Howard Hinnant's algorithm).
-fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
-    let days = unix / 86_400;
-    let rem = unix % 86_400;
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y as u64,
-        m as u64,
-        d as u64,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
-        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
-        assert_eq!(civil(1_795_458_576), (2026, 11, 23, 18, 29, 36));
-    }
 
     #[test]
     fn reads_memory_profiler_output() {

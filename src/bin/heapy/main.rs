@@ -1,1 +1,48 @@
-fn main() {}
+//! `heapy`: the command-line companion of the heapy crate.
+//!
+//! Each subcommand lives in a file of its own; adding one is a variant in [`Command`] and a
+//! line in [`run`].
+
+mod flame;
+mod mprof;
+mod mprof_files;
+mod mprof_plot;
+mod mprof_run;
+mod proc;
+
+use clap::{Parser, Subcommand};
+
+/// A heap census for Rust: timelines, plots and flame graphs of a program's memory.
+#[derive(Parser, Debug)]
+#[command(name = "heapy", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Memory over time, as memory_profiler's mprof: run, plot, list, peak, clean.
+    #[command(subcommand)]
+    Mprof(mprof::Mprof),
+    /// Draw a heap flame graph (SVG) of live bytes by allocation stack.
+    Flame(flame::FlameArgs),
+}
+
+fn run(cli: Cli) -> heapy::Result<i32> {
+    match cli.command {
+        Command::Mprof(m) => mprof::run(m),
+        Command::Flame(f) => flame::run(f).map(|()| 0),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("heapy: {e}");
+            std::process::exit(1);
+        }
+    }
+}

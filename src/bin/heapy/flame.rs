@@ -1,0 +1,55 @@
+//! `heapy flame <input> -o heap.svg`: a heap flame graph.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use heapy::{Error, Result};
+
+#[derive(Args, Debug)]
+pub(crate) struct FlameArgs {
+    /// Live bytes by stack: folded stacks (`a;b;c 123` lines, as `Heap::folded()` writes
+    /// them) or a heapy snapshot.
+    input: PathBuf,
+    /// The SVG to write.
+    #[arg(short, long, default_value = "heap.svg")]
+    output: PathBuf,
+    /// The picture's title [default: "Live heap: <bytes> bytes (<input>)"].
+    #[arg(long)]
+    title: Option<String>,
+}
+
+/// Reads `path` as folded stacks. The one place that knows the input formats: a snapshot
+/// format (JSON) is read here too once the library can load one.
+fn load_folded(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::Format {
+        path: path.to_path_buf(),
+        problem: "not folded stacks or a heapy snapshot (not text)".into(),
+    })?;
+    if text.trim_start().starts_with('{') {
+        return Err(Error::Format {
+            path: path.to_path_buf(),
+            problem: "this build of heapy reads folded stacks (`Heap::folded()`); \
+                      snapshot files need `Heap::load`"
+                .into(),
+        });
+    }
+    Ok(text)
+}
+
+pub(crate) fn run(a: FlameArgs) -> Result<()> {
+    let folded = load_folded(&a.input)?;
+    let total: u64 = folded
+        .lines()
+        .filter_map(|l| l.trim().rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum();
+    let title = a
+        .title
+        .unwrap_or_else(|| format!("Live heap: {total} bytes ({})", a.input.display()));
+    heapy::flamegraph(&folded, &title, &a.output)?;
+    eprintln!("heapy: wrote {}", a.output.display());
+    Ok(())
+}

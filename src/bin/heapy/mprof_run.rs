@@ -1,0 +1,148 @@
+//! `heapy mprof run -- <cmd>`: run a program and record its memory over time.
+//!
+//! The program gets `HEAPY_MPROF=<temporary file>`: if it uses heapy's `Census`, heapy's
+//! recorder starts inside it and writes the exact heap (MEM) and its RSS. Meanwhile this
+//! command samples the program's RSS from outside. When the program exits, the recording is
+//! the program's own file if it wrote one, else the RSS samples (as mprof does), with the
+//! children's memory added (`--include-children`) or as CHLD lines (`--multiprocess`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use heapy::{Error, Result, Timeline};
+
+use crate::{mprof_files, proc};
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Seconds between samples.
+    #[arg(short = 'T', long, default_value_t = 0.1)]
+    interval: f64,
+    /// Add the RSS of the program's child processes to its own (RSS recordings).
+    #[arg(short = 'C', long)]
+    include_children: bool,
+    /// Record each child process's RSS as a line of its own (CHLD).
+    #[arg(short = 'M', long)]
+    multiprocess: bool,
+    /// The recording to write [default: mprofile_<YYYYmmddHHMMSS>.dat].
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// The program and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+pub(crate) fn run(a: RunArgs) -> Result<i32> {
+    if !(a.interval.is_finite() && a.interval > 0.0) {
+        return Err(Error::Usage(format!(
+            "--interval must be a positive number of seconds, not {}",
+            a.interval
+        )));
+    }
+    let out = a
+        .output
+        .clone()
+        .unwrap_or_else(|| mprof_files::default_name(unix_now() as u64));
+    let inner = temp_beside(&out);
+    let _ = std::fs::remove_file(&inner);
+    let program = &a.command[0];
+    let mut child = Command::new(program)
+        .args(&a.command[1..])
+        .env("HEAPY_MPROF", &inner)
+        .spawn()
+        .map_err(|source| Error::Io {
+            path: PathBuf::from(program),
+            source,
+        })?;
+    let pid = child.id();
+    let interval = Duration::from_secs_f64(a.interval);
+    let mut rss = String::new();
+    let mut chld = String::new();
+    let status = loop {
+        let next = Instant::now() + interval;
+        let t = unix_now();
+        if let Some(mut bytes) = proc::rss_bytes(pid) {
+            if a.include_children || a.multiprocess {
+                for c in proc::descendants(pid) {
+                    let Some(b) = proc::rss_bytes(c) else { continue };
+                    if a.include_children {
+                        bytes += b;
+                    }
+                    if a.multiprocess {
+                        let _ = writeln!(chld, "CHLD {c} {:.6} {t:.4}", b as f64 / MIB);
+                    }
+                }
+            }
+            let _ = writeln!(rss, "MEM {:.6} {t:.4}", bytes as f64 / MIB);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    path: PathBuf::from(program),
+                    source,
+                })
+            }
+        }
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    };
+
+    let cmdline = a.command.join(" ");
+    let own = std::fs::read_to_string(&inner).ok();
+    let _ = std::fs::remove_file(&inner);
+    let (mut text, what) = match own {
+        // The program recorded its exact heap: keep its file (MEM heap, RSS, FUNC).
+        Some(t) if t.lines().any(|l| l.starts_with("MEM ")) => {
+            let body: String = t
+                .lines()
+                .filter(|l| !l.starts_with("CMDLINE "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            (format!("CMDLINE {cmdline}\n{body}"), "exact heap")
+        }
+        _ => (format!("CMDLINE {cmdline}\n{rss}"), "RSS"),
+    };
+    text.push_str(&chld);
+    write_recording(&out, &text)?;
+    let samples = Timeline::load(&out).map(|t| t.mem().len()).unwrap_or(0);
+    eprintln!(
+        "heapy: wrote {} ({samples} samples of {what})",
+        out.display()
+    );
+    Ok(status.code().unwrap_or(1))
+}
+
+/// The file the program itself writes, beside the recording.
+fn temp_beside(out: &Path) -> PathBuf {
+    let name = out.file_name().map_or_else(
+        || "mprofile.dat".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    out.with_file_name(format!(".{name}.heapy-child-{}.dat", std::process::id()))
+}
+
+/// Writes the recording through a temporary file and a rename, so a failure never leaves
+/// half a file over an older recording of the same name.
+fn write_recording(out: &Path, text: &str) -> Result<()> {
+    let tmp = temp_beside(out).with_extension("tmp");
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, out));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })
+}
