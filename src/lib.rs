@@ -42,10 +42,10 @@ mod sys;
 
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
 pub use error::{Error, Result};
-pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};
+pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
 pub use profile::{LineProfile, LineRow, Recorder};
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.

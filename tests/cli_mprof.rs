@@ -52,9 +52,16 @@ fn run_records_the_exact_heap_of_a_heapy_program() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("samples of exact heap"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("samples of exact heap"),
+        "{}",
+        stderr(&o)
+    );
     let t = heapy::Timeline::load(dir.path().join("heap.dat")).unwrap();
-    assert_eq!(t.cmdline().unwrap(), format!("{exe} --exact mprof_child --test-threads=1"));
+    assert_eq!(
+        t.cmdline().unwrap(),
+        format!("{exe} --exact mprof_child --test-threads=1")
+    );
     let peak = t.peak().unwrap().mib;
     assert!((12.0..13.0).contains(&peak), "peak {peak} MiB");
     assert!(!t.rss().is_empty());
@@ -70,11 +77,25 @@ fn run_records_rss_of_other_programs_and_children() {
     let dir = tempfile::tempdir().unwrap();
     let o = heapy(
         dir.path(),
-        &["mprof", "run", "-T", "0.02", "--multiprocess", "--include-children", "--", "sh", "-c", "sleep 0.3; echo done"],
+        &[
+            "mprof",
+            "run",
+            "-T",
+            "0.02",
+            "--multiprocess",
+            "--include-children",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.3; echo done",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("samples of RSS"), "{}", stderr(&o));
-    let files = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect::<Vec<_>>();
+    let files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect::<Vec<_>>();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with("mprofile_") && files[0].ends_with(".dat"));
     let t = heapy::Timeline::load(dir.path().join(&files[0])).unwrap();
@@ -90,7 +111,10 @@ fn run_records_rss_of_other_programs_and_children() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("0 {}", files[0])));
     let o = heapy(dir.path(), &["mprof", "peak"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(out, format!("./{}\t{:.3} MiB\n", files[0], t.peak().unwrap().mib));
+    assert_eq!(
+        out,
+        format!("./{}\t{:.3} MiB\n", files[0], t.peak().unwrap().mib)
+    );
     let o = heapy(dir.path(), &["mprof", "plot"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join(&files[0]).with_extension("svg").exists());
@@ -99,21 +123,35 @@ fn run_records_rss_of_other_programs_and_children() {
     assert!(!dir.path().join(&files[0]).exists());
     let o = heapy(dir.path(), &["mprof", "peak"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no mprofile_*.dat file here"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no mprofile_*.dat file here"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn run_propagates_exit_code_and_reports_missing_programs() {
     let dir = tempfile::tempdir().unwrap();
-    let o = heapy(dir.path(), &["mprof", "run", "-o", "x.dat", "--", "sh", "-c", "exit 3"]);
+    let o = heapy(
+        dir.path(),
+        &["mprof", "run", "-o", "x.dat", "--", "sh", "-c", "exit 3"],
+    );
     assert_eq!(o.status.code(), Some(3));
     assert!(dir.path().join("x.dat").exists());
     let o = heapy(dir.path(), &["mprof", "run", "--", "no-such-program-heapy"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "heapy: no-such-program-heapy: No such file or directory (os error 2)\n");
+    assert_eq!(
+        stderr(&o),
+        "heapy: no-such-program-heapy: No such file or directory (os error 2)\n"
+    );
     let o = heapy(dir.path(), &["mprof", "run", "-T", "0", "--", "true"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("--interval must be a positive number"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--interval must be a positive number"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -124,7 +162,12 @@ fn plot_writes_svg_and_png_and_refuses_bad_input() {
     let o = heapy(d, &["mprof", "plot", "ok.dat", "-o", "p.svg"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let svg = std::fs::read_to_string(d.join("p.svg")).unwrap();
-    for label in ["demo --big", "demo::load", "peak 9.50 MiB at 0.20 s", "time (in seconds)"] {
+    for label in [
+        "demo --big",
+        "demo::load",
+        "peak 9.50 MiB at 0.20 s",
+        "time (in seconds)",
+    ] {
         assert!(svg.contains(label), "{label:?} missing");
     }
     let o = heapy(d, &["mprof", "plot", "ok.dat", "-o", "p.png"]);
@@ -134,18 +177,32 @@ fn plot_writes_svg_and_png_and_refuses_bad_input() {
     // Missing file.
     let o = heapy(d, &["mprof", "plot", "missing.dat", "-o", "m.svg"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "heapy: missing.dat: No such file or directory (os error 2)\n");
+    assert_eq!(
+        stderr(&o),
+        "heapy: missing.dat: No such file or directory (os error 2)\n"
+    );
     // Malformed: a line cut short; a foreign file; binary garbage.
     std::fs::write(d.join("cut.dat"), "MEM 1.0 100.0\nMEM 2.0").unwrap();
     let o = heapy(d, &["mprof", "plot", "cut.dat", "-o", "c.svg"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "heapy: cut.dat: line 2: the time is missing (the line is cut short)\n");
+    assert_eq!(
+        stderr(&o),
+        "heapy: cut.dat: line 2: the time is missing (the line is cut short)\n"
+    );
     std::fs::write(d.join("foreign.dat"), "hello\nworld\n").unwrap();
     let o = heapy(d, &["mprof", "plot", "foreign.dat"]);
-    assert!(stderr(&o).contains("not an mprof .dat file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not an mprof .dat file"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(d.join("bin.dat"), [0xffu8, 0xfe, 0, 1, 2]).unwrap();
     let o = heapy(d, &["mprof", "plot", "bin.dat"]);
-    assert!(stderr(&o).contains("not an mprof .dat file (not text)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not an mprof .dat file (not text)"),
+        "{}",
+        stderr(&o)
+    );
     // An output that is neither SVG nor PNG; an existing plot is kept when drawing fails.
     let o = heapy(d, &["mprof", "plot", "ok.dat", "-o", "p.gif"]);
     assert_eq!(o.status.code(), Some(1));
@@ -169,7 +226,11 @@ fn flame_draws_folded_stacks_and_refuses_bad_input() {
     let kept = heapy::with_kind("Cache", || vec![0u8; 5000]);
     let folded = mark.heap().folded();
     assert_eq!(folded, "Cache 5000\n");
-    std::fs::write(d.join("snap.folded"), format!("main;load;Vec<Person> 4096\n{folded}")).unwrap();
+    std::fs::write(
+        d.join("snap.folded"),
+        format!("main;load;Vec<Person> 4096\n{folded}"),
+    )
+    .unwrap();
     let o = heapy(d, &["flame", "snap.folded", "-o", "heap.svg"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let svg = std::fs::read_to_string(d.join("heap.svg")).unwrap();
@@ -178,16 +239,27 @@ fn flame_draws_folded_stacks_and_refuses_bad_input() {
     assert!(svg.contains("<title>Cache (5,000 bytes, 54.97%)</title>"));
 
     let o = heapy(d, &["flame", "nope.folded"]);
-    assert_eq!(stderr(&o), "heapy: nope.folded: No such file or directory (os error 2)\n");
+    assert_eq!(
+        stderr(&o),
+        "heapy: nope.folded: No such file or directory (os error 2)\n"
+    );
     std::fs::write(d.join("bad.folded"), "main;load 12\nmain;x twelve\n").unwrap();
     let o = heapy(d, &["flame", "bad.folded", "-o", "heap.svg"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("line 2 of the folded stacks does not end with a byte count"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 2 of the folded stacks does not end with a byte count"),
+        "{}",
+        stderr(&o)
+    );
     // The good picture is still there.
     assert_eq!(std::fs::read_to_string(d.join("heap.svg")).unwrap(), svg);
     std::fs::write(d.join("snap.json"), "{\"format\": \"heapy\"}").unwrap();
     let o = heapy(d, &["flame", "snap.json"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("snap.json: this build of heapy reads folded stacks"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("snap.json: this build of heapy reads folded stacks"),
+        "{}",
+        stderr(&o)
+    );
     drop(kept);
 }

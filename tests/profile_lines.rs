@@ -41,10 +41,16 @@ fn line_table_has_exact_increments() {
     assert_eq!(attr.occurrences(), 1);
 
     let a = row("let a = vec![0u8; 1 << 20];");
-    assert_eq!((a.mem_bytes(), a.increment_bytes(), a.occurrences()), (Some(MIB), Some(MIB), 1));
+    assert_eq!(
+        (a.mem_bytes(), a.increment_bytes(), a.occurrences()),
+        (Some(MIB), Some(MIB), 1)
+    );
 
     let v = row("let mut v: Vec<u64> = Vec::with_capacity(2);");
-    assert_eq!((v.mem_bytes(), v.increment_bytes()), (Some(MIB + 16), Some(16)));
+    assert_eq!(
+        (v.mem_bytes(), v.increment_bytes()),
+        (Some(MIB + 16), Some(16))
+    );
 
     // The header: once per iteration and once for the final test.
     let header = row("for i in 0..n {");
@@ -58,13 +64,19 @@ fn line_table_has_exact_increments() {
     assert_eq!(push.mem_bytes(), Some(MIB + 64));
 
     let drop_a = row("drop(a);");
-    assert_eq!((drop_a.mem_bytes(), drop_a.increment_bytes()), (Some(64), Some(-MIB)));
+    assert_eq!(
+        (drop_a.mem_bytes(), drop_a.increment_bytes()),
+        (Some(64), Some(-MIB))
+    );
 
     let s = row("let s = String::from(\"kept\");");
     assert_eq!(s.increment_bytes(), Some(4));
 
     let tail = row("v.len() + s.len()");
-    assert_eq!((tail.mem_bytes(), tail.increment_bytes(), tail.occurrences()), (Some(68), Some(0), 1));
+    assert_eq!(
+        (tail.mem_bytes(), tail.increment_bytes(), tail.occurrences()),
+        (Some(68), Some(0), 1)
+    );
 
     for blank in ["// a comment line", "", "}", "fn work(n: u64) -> usize {"] {
         assert_eq!(row(blank).occurrences(), 0, "{blank:?}");
@@ -77,12 +89,17 @@ fn line_table_has_exact_increments() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("Filename: ") && lines[0].ends_with("profile_lines.rs"));
     assert_eq!(lines[1], "");
-    assert_eq!(lines[2], "Line #    Mem usage    Increment  Occurrences   Line Contents");
+    assert_eq!(
+        lines[2],
+        "Line #    Mem usage    Increment  Occurrences   Line Contents"
+    );
     assert_eq!(lines[3], "=".repeat(61));
     let l = a.line();
     assert_eq!(
         lines.iter().find(|x| x.contains("let a = vec!")).unwrap(),
-        &format!("{l:>6}   1.00000 MiB   1.00000 MiB           1       let a = vec![0u8; 1 << 20];")
+        &format!(
+            "{l:>6}   1.00000 MiB   1.00000 MiB           1       let a = vec![0u8; 1 << 20];"
+        )
     );
     let l = drop_a.line();
     assert_eq!(
@@ -108,10 +125,16 @@ fn layout_matches_memory_profiler() {
     drop(one_line());
     let p = heapy::LineProfile::last().unwrap();
     let text = p.to_string();
-    let row = text.lines().find(|l| l.contains("vec![0u8; 1 << 20]")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.contains("vec![0u8; 1 << 20]"))
+        .unwrap();
     let reference = "     4     30.8 MiB      7.6 MiB           1       a = [1] * (10 ** 6)";
     // Same columns: line number, two 12-wide MiB columns, occurrences, then the source.
     assert_eq!(row.find(" MiB"), reference.find(" MiB"));
     assert_eq!(row.rfind(" MiB"), reference.rfind(" MiB"));
-    assert_eq!(&row[6..], "      1.0 MiB      1.0 MiB           1           vec![0u8; 1 << 20]");
+    assert_eq!(
+        &row[6..],
+        "      1.0 MiB      1.0 MiB           1           vec![0u8; 1 << 20]"
+    );
 }

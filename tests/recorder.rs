@@ -47,17 +47,29 @@ fn timeline_with_func_brackets_reads_back() {
     assert_eq!(t.rss().len(), t.mem().len());
     // The peak holds the 8 MiB and the nested 1 MiB, on top of what was live before.
     let peak = t.peak().unwrap().mib - before;
-    assert!((8.99..9.5).contains(&peak), "peak {peak} MiB above the start");
+    assert!(
+        (8.99..9.5).contains(&peak),
+        "peak {peak} MiB above the start"
+    );
 
     // Brackets: the nested call first (it returns first), one level deeper.
     let funcs = t.funcs();
     assert_eq!(funcs.len(), 2);
-    assert_eq!((funcs[0].name.as_str(), funcs[0].level), ("recorder::inner", 1));
-    assert_eq!((funcs[1].name.as_str(), funcs[1].level), ("recorder::load", 0));
+    assert_eq!(
+        (funcs[0].name.as_str(), funcs[0].level),
+        ("recorder::inner", 1)
+    );
+    assert_eq!(
+        (funcs[1].name.as_str(), funcs[1].level),
+        ("recorder::load", 0)
+    );
     let (f, g) = (&funcs[1], &funcs[0]);
     assert!(f.start.time <= g.start.time && g.end.time <= f.end.time);
     let grew = f.end.mib - f.start.mib;
-    assert!((7.99..8.01).contains(&grew), "load grew the heap by {grew} MiB");
+    assert!(
+        (7.99..8.01).contains(&grew),
+        "load grew the heap by {grew} MiB"
+    );
     assert!((g.end.mib - g.start.mib).abs() < 0.01);
 }
 
@@ -76,7 +88,10 @@ fn a_short_peak_between_samples_is_not_missed() {
     rec.stop().unwrap();
     let t = heapy::Timeline::load(&path).unwrap();
     let peak = t.peak().unwrap().mib - before;
-    assert!((15.99..16.5).contains(&peak), "peak {peak} MiB above the start");
+    assert!(
+        (15.99..16.5).contains(&peak),
+        "peak {peak} MiB above the start"
+    );
     let last = t.mem().last().unwrap().mib - before;
     assert!(last < 0.5, "the spike is gone at the end: {last}");
 }
@@ -148,7 +163,11 @@ fn heapy_mprof_env_starts_a_recorder() {
         .env("HEAPY_TEST_CHILD", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let t = heapy::Timeline::load(&path).unwrap();
     assert!(t.cmdline().unwrap().contains("env_child"));
     assert!(t.mem().len() >= 2);
@@ -169,5 +188,8 @@ fn second_recorder_and_bad_path_are_errors() {
     assert!(err.to_string().contains("already running"), "{err}");
     rec.stop().unwrap();
     // Stopped: a new one may start.
-    heapy::Recorder::start(dir.path().join("c.dat")).unwrap().stop().unwrap();
+    heapy::Recorder::start(dir.path().join("c.dat"))
+        .unwrap()
+        .stop()
+        .unwrap();
 }

@@ -60,8 +60,10 @@ fn block(b: &mut Block, top: bool) {
                     b.stmts.push(syn::parse_quote_spanned! { span=>
                         let __heapy_tail = #e;
                     });
-                    b.stmts.push(syn::parse_quote! { __heapy_profile.after(#line); });
-                    b.stmts.push(Stmt::Expr(syn::parse_quote!(__heapy_tail), None));
+                    b.stmts
+                        .push(syn::parse_quote! { __heapy_profile.after(#line); });
+                    b.stmts
+                        .push(Stmt::Expr(syn::parse_quote!(__heapy_tail), None));
                     continue;
                 }
                 if semi.is_none() && last {
@@ -76,8 +78,10 @@ fn block(b: &mut Block, top: bool) {
                     let mac = m.mac.clone();
                     let line = line as u32;
                     b.stmts.push(syn::parse_quote! { let __heapy_tail = #mac; });
-                    b.stmts.push(syn::parse_quote! { __heapy_profile.after(#line); });
-                    b.stmts.push(Stmt::Expr(syn::parse_quote!(__heapy_tail), None));
+                    b.stmts
+                        .push(syn::parse_quote! { __heapy_profile.after(#line); });
+                    b.stmts
+                        .push(Stmt::Expr(syn::parse_quote!(__heapy_tail), None));
                 } else {
                     b.stmts.push(stmt);
                 }
@@ -144,7 +148,11 @@ fn if_chain(i: &mut syn::ExprIf) {
 }
 
 /// Expands `#[heapy::profile(opts)] item`.
-pub(crate) fn expand(opts: Options, call_site: Span, item: TokenStream) -> syn::Result<TokenStream> {
+pub(crate) fn expand(
+    opts: Options,
+    call_site: Span,
+    item: TokenStream,
+) -> syn::Result<TokenStream> {
     let mut f: ItemFn = syn::parse2(item.clone()).map_err(|e| {
         syn::Error::new(e.span(), "#[heapy::profile] goes on a function with a body")
     })?;
@@ -198,6 +206,6 @@ pub(crate) fn expand(opts: Options, call_site: Span, item: TokenStream) -> syn::
         let __heapy_profile = ::heapy::__private::Profiler::enter(&__HEAPY_PROFILE_FN);
         #(#stmts)*
     };
-    f.block = Box::new(syn::parse2(quote!({ #body }))?);
+    *f.block = syn::parse2(quote!({ #body }))?;
     Ok(quote!(#f))
 }

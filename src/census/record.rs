@@ -194,7 +194,10 @@ fn count_alloc(t: u16, size: usize) {
     threads::bump(t, &s.allocs, 1);
     threads::bump(t, &s.alloc_bytes, size as u64);
     if !threads::shared(t) {
-        let net = s.net_bytes.load(Ordering::Relaxed).wrapping_add(size as u64);
+        let net = s
+            .net_bytes
+            .load(Ordering::Relaxed)
+            .wrapping_add(size as u64);
         s.net_bytes.store(net, Ordering::Relaxed);
         if net as i64 > s.net_peak.load(Ordering::Relaxed) as i64 {
             s.net_peak.store(net, Ordering::Relaxed);
@@ -258,7 +261,10 @@ fn count_free(t: u16, size: usize) {
     threads::bump(t, &s.frees, 1);
     threads::bump(t, &s.free_bytes, size as u64);
     if !threads::shared(t) {
-        let net = s.net_bytes.load(Ordering::Relaxed).wrapping_sub(size as u64);
+        let net = s
+            .net_bytes
+            .load(Ordering::Relaxed)
+            .wrapping_sub(size as u64);
         s.net_bytes.store(net, Ordering::Relaxed);
     }
 }

@@ -18,7 +18,11 @@ fn temp_beside(path: &Path, ext: &str) -> Result<PathBuf> {
 
 /// Lets `make` write a temporary file beside `path` (ending in `.ext`), then renames it
 /// over `path`; the temporary file is removed if anything fails.
-pub(crate) fn write_with(path: &Path, ext: &str, make: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub(crate) fn write_with(
+    path: &Path,
+    ext: &str,
+    make: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let tmp = temp_beside(path, ext)?;
     let result = make(&tmp).and_then(|()| {
         std::fs::rename(&tmp, path).map_err(|source| Error::Io {

@@ -206,7 +206,10 @@ mod tests {
                 ),
                 (vec!["[u8; 4]"], 8, 2),
                 (
-                    vec!["demo::cache (src/main.rs:31:0)", "demo::main (src/main.rs:6:0)"],
+                    vec![
+                        "demo::cache (src/main.rs:31:0)",
+                        "demo::main (src/main.rs:6:0)"
+                    ],
                     1000,
                     1
                 ),

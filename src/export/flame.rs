@@ -140,7 +140,10 @@ mod tests {
             "[u8, 4] (8 bytes, 0.70%)",
             "all (1,136 bytes, 100%)",
         ] {
-            assert!(svg.contains(&format!("<title>{title}</title>")), "{title} missing");
+            assert!(
+                svg.contains(&format!("<title>{title}</title>")),
+                "{title} missing"
+            );
         }
     }
 

@@ -17,7 +17,12 @@ pub(crate) fn stack(info: Option<&KindInfo>, untagged: &str) -> Vec<String> {
     let Some(info) = info else {
         return vec![clean(untagged)];
     };
-    let mut frames: Vec<String> = info.frames.iter().rev().map(|f| clean(&f.function)).collect();
+    let mut frames: Vec<String> = info
+        .frames
+        .iter()
+        .rev()
+        .map(|f| clean(&f.function))
+        .collect();
     let leaf = clean(&info.kind);
     if frames.last() != Some(&leaf) {
         frames.push(leaf);

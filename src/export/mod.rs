@@ -3,9 +3,9 @@
 
 mod atomic;
 mod dhat;
-mod folded;
 #[cfg(feature = "flame")]
 mod flame;
+mod folded;
 pub(crate) mod mprof;
 #[cfg(feature = "plot")]
 mod plot;

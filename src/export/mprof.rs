@@ -181,7 +181,9 @@ impl Timeline {
                         None => 0,
                         Some(l) => l.parse().map_err(|_| Error::Format {
                             path: path.to_path_buf(),
-                            problem: format!("line {n}: the FUNC level is not a whole number: {l:?}"),
+                            problem: format!(
+                                "line {n}: the FUNC level is not a whole number: {l:?}"
+                            ),
                         })?,
                     };
                     t.funcs.push(Func {
@@ -342,8 +344,20 @@ mod tests {
         text += &func_line("a b", (1 << 20, 10.0), (2 << 20, 10.5), 2);
         let t = Timeline::parse(&text, Path::new("x")).unwrap();
         assert_eq!(t.cmdline(), Some("demo --x"));
-        assert_eq!(t.mem(), &[Sample { time: 10.25, mib: 3.0 }]);
-        assert_eq!(t.rss(), &[Sample { time: 10.25, mib: 0.5 }]);
+        assert_eq!(
+            t.mem(),
+            &[Sample {
+                time: 10.25,
+                mib: 3.0
+            }]
+        );
+        assert_eq!(
+            t.rss(),
+            &[Sample {
+                time: 10.25,
+                mib: 0.5
+            }]
+        );
         assert_eq!(t.funcs()[0].name, "a_b");
         assert_eq!((t.funcs()[0].start.mib, t.funcs()[0].level), (1.0, 2));
     }
@@ -354,8 +368,13 @@ mod tests {
         let e = Timeline::parse("hello world\n", p).unwrap_err().to_string();
         assert!(e.contains("not an mprof .dat file"), "{e}");
         let e = Timeline::parse("MEM x 1.0\n", p).unwrap_err().to_string();
-        assert!(e.contains("line 1: the memory is not a number: \"x\""), "{e}");
-        let e = Timeline::parse("MEM 1.0 2.0\nFUNC f 1 2 3\n", p).unwrap_err().to_string();
+        assert!(
+            e.contains("line 1: the memory is not a number: \"x\""),
+            "{e}"
+        );
+        let e = Timeline::parse("MEM 1.0 2.0\nFUNC f 1 2 3\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2: the time at return is missing"), "{e}");
         let e = Timeline::parse("MEM inf 2.0\n", p).unwrap_err().to_string();
         assert!(e.contains("not a number"), "{e}");

@@ -146,7 +146,11 @@ impl Timeline {
 
         let rel = |s: &Sample| (s.time - t0, s.mib);
         let heap_and_rss = !self.rss().is_empty();
-        let mem_label = if heap_and_rss { "heap (exact)" } else { "memory" };
+        let mem_label = if heap_and_rss {
+            "heap (exact)"
+        } else {
+            "memory"
+        };
         let blue = RGBColor(31, 119, 180);
         chart
             .draw_series(LineSeries::new(mem.iter().map(rel), blue.stroke_width(2)))?
@@ -155,7 +159,10 @@ impl Timeline {
         if heap_and_rss {
             let gray = RGBColor(127, 127, 127);
             chart
-                .draw_series(LineSeries::new(self.rss().iter().map(rel), gray.stroke_width(1)))?
+                .draw_series(LineSeries::new(
+                    self.rss().iter().map(rel),
+                    gray.stroke_width(1),
+                ))?
                 .label("RSS")
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], gray));
         }
@@ -181,15 +188,28 @@ impl Timeline {
             let c = FUNC_COLORS[k % FUNC_COLORS.len()];
             let (xa, ya) = rel(&f.start);
             let (xb, yb) = rel(&f.end);
-            let open = [(xa + bw, ya - bh), (xa, ya - bh), (xa, ya + bh), (xa + bw, ya + bh)];
-            let close = [(xb - bw, yb - bh), (xb, yb - bh), (xb, yb + bh), (xb - bw, yb + bh)];
+            let open = [
+                (xa + bw, ya - bh),
+                (xa, ya - bh),
+                (xa, ya + bh),
+                (xa + bw, ya + bh),
+            ];
+            let close = [
+                (xb - bw, yb - bh),
+                (xb, yb - bh),
+                (xb, yb + bh),
+                (xb - bw, yb + bh),
+            ];
             let series = chart.draw_series([
                 PathElement::new(open, c.stroke_width(2)),
                 PathElement::new(close, c.stroke_width(2)),
             ])?;
             if k + 1 == names.len() && names.iter().filter(|n| **n == f.name).count() == 1 {
                 series.label(f.name.clone()).legend(move |(x, y)| {
-                    PathElement::new([(x + 6, y - 5), (x, y - 5), (x, y + 5), (x + 6, y + 5)], c.stroke_width(2))
+                    PathElement::new(
+                        [(x + 6, y - 5), (x, y - 5), (x, y + 5), (x + 6, y + 5)],
+                        c.stroke_width(2),
+                    )
                 });
             }
         }
@@ -219,4 +239,3 @@ impl Timeline {
         Ok(())
     }
 }
-

@@ -76,7 +76,9 @@ impl Meta {
 
     /// The label of thread index `t`.
     pub(crate) fn thread(&self, t: u16) -> &str {
-        self.threads.get(&t).map_or("<unknown thread>", String::as_str)
+        self.threads
+            .get(&t)
+            .map_or("<unknown thread>", String::as_str)
     }
 
     /// The union of two tables (ids from one process mean the same thing in both).

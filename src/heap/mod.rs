@@ -424,11 +424,7 @@ impl fmt::Display for Heap {
             let id_kinds: Vec<&str>;
             let (set_kind, ids) = if self.by == By::Id {
                 kinds = self.kinds();
-                id_kinds = self
-                    .objs
-                    .iter()
-                    .map(|o| self.meta.kind(o.ctx))
-                    .collect();
+                id_kinds = self.objs.iter().map(|o| self.meta.kind(o.ctx)).collect();
                 let single = (kinds.len() == 1).then(|| kinds[0].as_str());
                 (single, Some(id_kinds.as_slice()))
             } else {
@@ -457,7 +453,12 @@ impl fmt::Debug for Heap {
     /// guppy's brief form: `<3 (Name | String | ...)>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kinds = self.kinds();
-        let mut s = kinds.iter().take(5).cloned().collect::<Vec<_>>().join(" | ");
+        let mut s = kinds
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ");
         if kinds.len() > 5 {
             s.push_str(" | ...");
         }

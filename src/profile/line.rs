@@ -175,7 +175,10 @@ impl Drop for Profiler {
                         .open(path)
                         .and_then(|mut f| f.write_all(text.as_bytes()));
                     if let Err(e) = written {
-                        eprintln!("heapy: cannot write the profile of {} to {path}: {e}", self.info.name);
+                        eprintln!(
+                            "heapy: cannot write the profile of {} to {path}: {e}",
+                            self.info.name
+                        );
                     }
                 }
                 Stream::None => {}

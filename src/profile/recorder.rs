@@ -47,7 +47,8 @@ pub(crate) fn unix_now() -> f64 {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Live heap bytes of the process now.
@@ -193,14 +194,11 @@ impl Recorder {
                 .name("heapy-recorder".into())
                 .spawn(move || {
                     // The whole thread is heapy's own: nothing it allocates is counted.
-                    guard::internal(|| loop {
-                        match rx.recv_timeout(interval) {
-                            Err(RecvTimeoutError::Timeout) => {
-                                if let Some(s) = lock().as_mut() {
-                                    sample(s);
-                                }
+                    guard::internal(|| {
+                        while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+                            if let Some(s) = lock().as_mut() {
+                                sample(s);
                             }
-                            _ => break,
                         }
                     })
                 });

@@ -244,7 +244,11 @@ impl fmt::Display for LineProfile {
                 ),
                 None => (String::new(), String::new(), String::new()),
             };
-            writeln!(f, "{:>6} {:>12} {:>12}  {:>10}   {}", r.line, mem, inc, occ, r.text)?;
+            writeln!(
+                f,
+                "{:>6} {:>12} {:>12}  {:>10}   {}",
+                r.line, mem, inc, occ, r.text
+            )?;
         }
         writeln!(f)?;
         writeln!(f)

@@ -6,7 +6,12 @@
 pub(crate) fn rss_bytes() -> Option<u64> {
     let mut buf = [0u8; 128];
     // SAFETY: the path is a NUL-terminated literal; flags are plain read-only.
-    let fd = unsafe { libc::open(c"/proc/self/statm".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/statm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return None;
     }

@@ -9,7 +9,9 @@ use heapy::{Error, Result, Timeline};
 /// `mprofile_YYYYmmddHHMMSS.dat`.
 pub(crate) fn default_name(unix: u64) -> PathBuf {
     let (y, mo, d, h, mi, s) = civil(unix);
-    PathBuf::from(format!("mprofile_{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}.dat"))
+    PathBuf::from(format!(
+        "mprofile_{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}.dat"
+    ))
 }
 
 /// UTC calendar date and time of a unix time (Howard Hinnant's days-from-civil, inverted).
@@ -25,7 +27,14 @@ fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as u64, m as u64, d as u64, rem / 3600, rem % 3600 / 60, rem % 60)
+    (
+        y as u64,
+        m as u64,
+        d as u64,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+    )
 }
 
 /// The recordings in `dir`, oldest first (their names sort by time).
@@ -115,6 +124,9 @@ mod tests {
     fn names_are_utc_times() {
         assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
         assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
-        assert_eq!(default_name(1_795_458_576), PathBuf::from("mprofile_20261123182936.dat"));
+        assert_eq!(
+            default_name(1_795_458_576),
+            PathBuf::from("mprofile_20261123182936.dat")
+        );
     }
 }

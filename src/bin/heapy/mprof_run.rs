@@ -75,7 +75,9 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
         if let Some(mut bytes) = proc::rss_bytes(pid) {
             if a.include_children || a.multiprocess {
                 for c in proc::descendants(pid) {
-                    let Some(b) = proc::rss_bytes(c) else { continue };
+                    let Some(b) = proc::rss_bytes(c) else {
+                        continue;
+                    };
                     if a.include_children {
                         bytes += b;
                     }
