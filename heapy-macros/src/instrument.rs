@@ -150,6 +150,7 @@ fn if_chain(i: &mut syn::ExprIf) {
 /// Expands `#[heapy::profile(opts)] item`.
 pub(crate) fn expand(
     opts: Options,
+    attr_text: String,
     call_site: Span,
     item: TokenStream,
 ) -> syn::Result<TokenStream> {
@@ -172,12 +173,21 @@ pub(crate) fn expand(
         ));
     }
     let first_line = attr_line.min(fn_line);
-    let mut lines = source::lines(f.sig.fn_token.span, &item, first_line, last_line);
+    let name = f.sig.ident.to_string();
+    let mut lines = source::lines(
+        f.sig.fn_token.span,
+        &item,
+        (first_line, last_line),
+        (fn_line, &name),
+    );
     if lines[attr_line - first_line].trim().is_empty() {
-        lines[attr_line - first_line] = "#[heapy::profile]".to_owned();
+        lines[attr_line - first_line] = if attr_text.is_empty() {
+            "#[heapy::profile]".to_owned()
+        } else {
+            format!("#[heapy::profile({attr_text})]")
+        };
     }
     let file = f.sig.fn_token.span.file();
-    let name = f.sig.ident.to_string();
 
     block(&mut f.block, true);
 

@@ -14,11 +14,13 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn profile(attr: TokenStream, item: TokenStream) -> TokenStream {
     let call_site = proc_macro2::Span::call_site();
-    let opts = match args::parse(attr.into()) {
+    let attr: proc_macro2::TokenStream = attr.into();
+    let attr_text = attr.to_string();
+    let opts = match args::parse(attr) {
         Ok(o) => o,
         Err(e) => return e.to_compile_error().into(),
     };
-    match instrument::expand(opts, call_site, item.into()) {
+    match instrument::expand(opts, attr_text, call_site, item.into()) {
         Ok(ts) => ts.into(),
         Err(e) => e.to_compile_error().into(),
     }

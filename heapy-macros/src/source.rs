@@ -53,16 +53,29 @@ fn put(out: &mut BTreeMap<usize, String>, span: Span, text: &str) {
     let have = line.chars().count();
     if have < at.column {
         line.extend(std::iter::repeat_n(' ', at.column - have));
-    } else if have > 0 && !line.ends_with(' ') {
+    } else if have > at.column && !line.ends_with(' ') {
         line.push(' ');
     }
     line.push_str(text);
 }
 
-/// The lines `first..=last` of the function whose tokens are `item`.
-pub(crate) fn lines(span: Span, item: &TokenStream, first: usize, last: usize) -> Vec<String> {
+/// The lines `first..=last` of the function whose tokens are `item`; `check` is the line
+/// (`fn_line`) and the text (`fn name`) that must be found there for the file to be trusted
+/// (a doctest's spans name the outer file but count lines in the test).
+pub(crate) fn lines(
+    span: Span,
+    item: &TokenStream,
+    (first, last): (usize, usize),
+    (fn_line, fn_name): (usize, &str),
+) -> Vec<String> {
     if let Some(lines) = from_file(span, first, last) {
-        return lines;
+        let fn_ok = lines
+            .get(fn_line - first)
+            .is_some_and(|l| l.contains(&format!("fn {fn_name}")));
+        let end_ok = lines.last().is_some_and(|l| l.trim_end().ends_with('}'));
+        if fn_ok && end_ok {
+            return lines;
+        }
     }
     let mut placed = BTreeMap::new();
     place(item.clone(), &mut placed);

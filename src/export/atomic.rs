@@ -16,6 +16,7 @@ fn temp_beside(path: &Path, ext: &str) -> Result<PathBuf> {
     Ok(path.with_file_name(tmp_name))
 }
 
+#[cfg_attr(not(feature = "plot"), allow(dead_code))]
 /// Lets `make` write a temporary file beside `path` (ending in `.ext`), then renames it
 /// over `path`; the temporary file is removed if anything fails.
 pub(crate) fn write_with(

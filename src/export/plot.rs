@@ -178,11 +178,11 @@ impl Timeline {
         let (bw, bh) = (span * 0.008, top * 0.04);
         let mut names: Vec<&str> = Vec::new();
         for f in self.funcs() {
-            let k = match names.iter().position(|n| *n == f.name) {
-                Some(k) => k,
+            let (k, first) = match names.iter().position(|n| *n == f.name) {
+                Some(k) => (k, false),
                 None => {
                     names.push(&f.name);
-                    names.len() - 1
+                    (names.len() - 1, true)
                 }
             };
             let c = FUNC_COLORS[k % FUNC_COLORS.len()];
@@ -204,7 +204,7 @@ impl Timeline {
                 PathElement::new(open, c.stroke_width(2)),
                 PathElement::new(close, c.stroke_width(2)),
             ])?;
-            if k + 1 == names.len() && names.iter().filter(|n| **n == f.name).count() == 1 {
+            if first {
                 series.label(f.name.clone()).legend(move |(x, y)| {
                     PathElement::new(
                         [(x + 6, y - 5), (x, y - 5), (x, y + 5), (x + 6, y + 5)],

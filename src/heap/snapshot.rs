@@ -13,6 +13,9 @@ use crate::census::{self, guard, record, registry, Stats};
 /// println!("{h}");
 /// ```
 pub fn hpy() -> Hpy {
+    // Where no load-time hook exists, `HEAPY_MPROF` is read here (see profile::autostart).
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    crate::profile::autostart::from_env();
     Hpy { _private: () }
 }
 

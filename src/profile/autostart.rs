@@ -9,9 +9,12 @@
 //! nothing is recorded. Elsewhere the variable is read on the first call of
 //! [`hpy`](crate::hpy).
 //!
+//! `HEAPY_MPROF_INTERVAL=<seconds>` sets the sampling interval (0.1 s by default).
+//!
 //! A path that cannot be created is reported once on stderr; the program runs on.
 
 use std::sync::Once;
+use std::time::Duration;
 
 static STARTED: Once = Once::new();
 
@@ -25,7 +28,12 @@ pub(crate) fn from_env() {
         if !crate::census::is_installed() {
             return;
         }
-        if let Err(e) = super::recorder::start_for_process(path.as_ref()) {
+        let interval = std::env::var("HEAPY_MPROF_INTERVAL")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(Duration::from_millis(100), Duration::from_secs_f64);
+        if let Err(e) = super::recorder::start_for_process(path.as_ref(), interval) {
             eprintln!("heapy: HEAPY_MPROF: {e}");
         }
     });

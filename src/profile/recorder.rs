@@ -275,8 +275,8 @@ impl std::fmt::Debug for Recorder {
 
 /// Starts a recorder that lives until the process exits (for `HEAPY_MPROF`): a final sample
 /// is written by an `atexit` handler.
-pub(crate) fn start_for_process(path: &Path) -> Result<()> {
-    let rec = Recorder::start(path)?;
+pub(crate) fn start_for_process(path: &Path, interval: Duration) -> Result<()> {
+    let rec = Recorder::start_every(path, interval)?;
     std::mem::forget(rec);
     extern "C" fn at_exit() {
         guard::internal(|| {

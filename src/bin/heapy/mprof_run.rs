@@ -60,6 +60,7 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
     let mut child = Command::new(program)
         .args(&a.command[1..])
         .env("HEAPY_MPROF", &inner)
+        .env("HEAPY_MPROF_INTERVAL", a.interval.to_string())
         .spawn()
         .map_err(|source| Error::Io {
             path: PathBuf::from(program),
