@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
-/// Resident bytes of process `pid`, or `None` if it is gone or the system does not tell.
+/// Resident bytes of process `pid`, or `None` if it is gone (or a zombie) or the system does
+/// not tell.
 pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+    // A process that has exited but not been reaped (a zombie) reads as 0: it is gone.
+    (pages > 0).then(|| pages * page_size())
 }
 
 fn page_size() -> u64 {
