@@ -1,6 +1,7 @@
 //! `#[heapy::profile]`: the line table of a function with a loop, a drop and a growing Vec,
 //! compared with the exact increments the code makes (thread mode, so other tests running
 //! in parallel do not disturb it).
+#![cfg(feature = "macros")]
 
 #[global_allocator]
 static CENSUS: heapy::Census = heapy::Census::new();

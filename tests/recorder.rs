@@ -1,6 +1,7 @@
 //! The Recorder: mprof `.dat` timelines written while the program runs, read back, plotted;
 //! and `HEAPY_MPROF` starting one with no code change. One recorder runs at a time in a
 //! process, so the tests here take turns.
+#![cfg(all(feature = "macros", feature = "plot"))]
 
 use std::sync::Mutex;
 use std::time::Duration;
