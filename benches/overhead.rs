@@ -81,7 +81,8 @@ static SWITCH: Switch = Switch;
 fn churn(steps: usize, sizes: &[usize]) {
     use std::alloc::{alloc, dealloc};
     const WINDOW: usize = 512;
-    let mut ring: Vec<(*mut u8, Layout)> = vec![(std::ptr::null_mut(), Layout::new::<u8>()); WINDOW];
+    let mut ring: Vec<(*mut u8, Layout)> =
+        vec![(std::ptr::null_mut(), Layout::new::<u8>()); WINDOW];
     for i in 0..steps {
         let layout = Layout::from_size_align(sizes[i % sizes.len()], 8).unwrap();
         // SAFETY: non-zero sizes; each block is freed once with its own layout.
@@ -89,7 +90,8 @@ fn churn(steps: usize, sizes: &[usize]) {
             let p = alloc(layout);
             assert!(!p.is_null());
             p.write(i as u8);
-            let (old, old_layout) = std::mem::replace(&mut ring[i % WINDOW], (black_box(p), layout));
+            let (old, old_layout) =
+                std::mem::replace(&mut ring[i % WINDOW], (black_box(p), layout));
             if !old.is_null() {
                 dealloc(old, old_layout);
             }
@@ -185,13 +187,12 @@ fn main() {
     let quick = std::env::var_os("HEAPY_BENCH_QUICK").is_some();
     let reps = if quick { 3 } else { 9 };
     let steps = if quick { 50_000 } else { 400_000 };
-    let workloads = [
-        ("small", sizes(8, 64)),
-        ("medium", sizes(256, 4096)),
-    ];
+    let workloads = [("small", sizes(8, 64)), ("medium", sizes(256, 4096))];
     let configs = [("system", SYSTEM), ("census", CENSUS), ("dhat", DHAT)];
 
-    println!("heapy overhead benchmark: {reps} interleaved repetitions, medians, ns per alloc+free pair");
+    println!(
+        "heapy overhead benchmark: {reps} interleaved repetitions, medians, ns per alloc+free pair"
+    );
     let mut ratios: Vec<(String, Vec<f64>)> = configs[1..]
         .iter()
         .map(|(n, _)| (n.to_string(), Vec::new()))

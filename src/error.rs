@@ -52,10 +52,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NotOne { count } => {
-                write!(f, "theone() needs a set of exactly one object, this one has {count}")
+                write!(
+                    f,
+                    "theone() needs a set of exactly one object, this one has {count}"
+                )
             }
             Error::NoSuchRow { index, rows } => {
-                write!(f, "row {index} does not exist: the partition has {rows} rows")
+                write!(
+                    f,
+                    "row {index} does not exist: the partition has {rows} rows"
+                )
             }
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Format { path, problem } => write!(f, "{}: {problem}", path.display()),

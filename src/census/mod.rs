@@ -12,8 +12,8 @@ pub(crate) mod threads;
 mod trailer;
 
 pub use alloc::Census;
-pub(crate) use stats::{collect as collect_stats, reset_peak};
 pub use stats::Stats;
+pub(crate) use stats::{collect as collect_stats, reset_peak};
 pub use tags::{kind, with_kind, KindGuard};
 
 /// True once any allocation has gone through a [`Census`] (that is, when one is installed

@@ -76,10 +76,13 @@ impl Meta {
 
     /// The label of thread index `t`.
     pub(crate) fn thread(&self, t: u16) -> &str {
-        self.threads.get(&t).map_or("<unknown thread>", String::as_str)
+        self.threads
+            .get(&t)
+            .map_or("<unknown thread>", String::as_str)
     }
 
     /// The union of two tables (ids from one process mean the same thing in both).
+    #[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
     pub(crate) fn merged(&self, other: &Meta) -> Meta {
         let mut m = self.clone();
         for (k, v) in &other.kinds {

@@ -49,11 +49,7 @@ impl Table<'_> {
     fn shown(&self) -> std::ops::Range<usize> {
         let n = self.part.rows.len();
         let start = self.start.min(n);
-        let end = if self.all {
-            n
-        } else {
-            (start + PAGE).min(n)
-        };
+        let end = if self.all { n } else { (start + PAGE).min(n) };
         start..end
     }
 
@@ -138,9 +134,7 @@ impl Table<'_> {
                 pct1(cum, self.size),
             )?;
             match self.id_kinds {
-                Some(kinds) if mixed => {
-                    writeln!(out, "{:<14} {}", r.label, kinds[r.key as usize])?
-                }
+                Some(kinds) if mixed => writeln!(out, "{:<14} {}", r.label, kinds[r.key as usize])?,
                 _ => writeln!(out, "{}", r.label)?,
             }
         }

@@ -113,7 +113,10 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
         By::Size => {
             let mut per: HashMap<usize, u32> = HashMap::new();
             objs.iter()
-                .map(|o| *per.entry(o.size).or_insert_with(|| intern(o.size.to_string())))
+                .map(|o| {
+                    *per.entry(o.size)
+                        .or_insert_with(|| intern(o.size.to_string()))
+                })
                 .collect()
         }
         By::Id => {
