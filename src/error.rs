@@ -80,4 +80,18 @@ impl std::error::Error for Error {
 }
 
 /// heapy's `Result`.
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// fn biggest_size() -> heapy::Result<usize> {
+///     let b = Box::new([0u8; 12]);
+///     let mark = heapy::hpy().mark();
+///     let c = Box::new([0u8; 34]);
+///     let size = mark.heap().theone()?.size();
+///     drop((b, c));
+///     Ok(size)
+/// }
+/// assert_eq!(biggest_size().unwrap(), 34);
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -32,12 +32,6 @@ impl Reentrancy {
             .ok()
             .flatten()
     }
-
-    /// True while heapy is working on this thread (so allocations now are heapy's own).
-    #[inline(always)]
-    pub(crate) fn active() -> bool {
-        IN_HEAPY.try_with(Cell::get).unwrap_or(true)
-    }
 }
 
 impl Drop for Reentrancy {

@@ -43,6 +43,7 @@ pub(crate) fn thread_watermark() -> u64 {
 
 /// For every registered thread, a serial its later allocations will reach or pass (for
 /// process-wide reference points); index 0 and unknown threads get the global counter.
+#[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
 pub(crate) fn watermarks() -> Vec<u64> {
     let global = SERIAL.load(Ordering::Relaxed);
     (0..threads::count())
@@ -131,14 +132,17 @@ impl Local {
         }
     }
 
+    /// Runs `f` on this thread's free slots.
+    ///
     /// # Safety
     ///
-    /// Called with the reentrancy flag held, on the thread that owns `self`.
+    /// Called with the reentrancy flag held, on the thread that owns `self`, and `f` must
+    /// not reach `self` again.
     #[inline(always)]
-    unsafe fn slots(&self) -> &mut LocalSlots {
+    unsafe fn with_slots<R>(&self, f: impl FnOnce(&mut LocalSlots) -> R) -> R {
         // SAFETY: only the owning thread reaches `self`, and the reentrancy flag (held by
         // the caller) means no other borrow of the cell is alive on this thread.
-        unsafe { &mut *self.slots.get() }
+        f(unsafe { &mut *self.slots.get() })
     }
 }
 
@@ -163,8 +167,9 @@ pub(crate) fn on_alloc(addr: usize, size: usize) -> u32 {
         if addr > registry::MAX_ADDR || size > registry::MAX_SIZE {
             return untracked(t);
         }
-        // SAFETY: the reentrancy flag is held and `l` is this thread's state.
-        match unsafe { l.slots() }.take() {
+        // SAFETY: the reentrancy flag is held, `l` is this thread's state, and `take` does
+        // not reach `l`.
+        match unsafe { l.with_slots(LocalSlots::take) } {
             Some(slot) => {
                 registry::fill(slot, &rec(addr, size, serial, t, ctx));
                 slot
@@ -245,8 +250,9 @@ pub(crate) fn on_free(mark: u32, size: usize) {
                 count_free(t, size);
                 if mark != UNTRACKED {
                     registry::clear(mark);
-                    // SAFETY: the reentrancy flag is held and `l` is this thread's state.
-                    unsafe { l.slots() }.give(mark);
+                    // SAFETY: the reentrancy flag is held, `l` is this thread's state, and
+                    // `give` does not reach `l`.
+                    unsafe { l.with_slots(|s| s.give(mark)) };
                 }
             })
             .is_ok();

@@ -47,6 +47,7 @@ pub(crate) const MAX_ADDR: usize = (1 << 48) - 1;
 /// Largest size a record can hold (40 bits, 1 TiB).
 pub(crate) const MAX_SIZE: usize = (1 << 40) - 1;
 /// Largest context id (24 bits).
+#[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
 pub(crate) const MAX_CTX: u32 = (1 << 24) - 1;
 
 #[repr(C)]

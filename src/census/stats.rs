@@ -21,12 +21,20 @@ static WINDOW_PEAK: AtomicI64 = AtomicI64::new(0);
 pub(crate) const FLUSH_BYTES: u64 = 16 * 1024;
 
 /// Adds a thread's pending live-byte change to the global counter and updates the peak.
+///
+/// The peak candidate also counts the other threads' pending changes, so the peak is exact
+/// whenever the other threads are not allocating at that moment. Flushes happen once per
+/// 16 KiB of change at most, so the sum over threads is paid rarely.
 #[inline]
 pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
     slot.pending.store(0, Ordering::Relaxed);
     let live = LIVE.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
-    if live > PEAK.load(Ordering::Relaxed) {
-        PEAK.fetch_max(live, Ordering::Relaxed);
+    let others: i64 = (0..threads::count())
+        .map(|i| threads::slot(i as u16).pending.load(Ordering::Relaxed))
+        .sum();
+    let total = live + others;
+    if total > PEAK.load(Ordering::Relaxed) {
+        PEAK.fetch_max(total, Ordering::Relaxed);
     }
     if live > WINDOW_PEAK.load(Ordering::Relaxed) {
         WINDOW_PEAK.fetch_max(live, Ordering::Relaxed);

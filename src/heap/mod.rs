@@ -58,16 +58,18 @@ pub struct Heap {
 impl Heap {
     /// A heap of `objs` (any order) with names from `meta`.
     pub(crate) fn from_parts(mut objs: Vec<Obj>, meta: Arc<Meta>) -> Heap {
-        objs.sort_unstable_by_key(|o| (o.serial, o.addr));
-        objs.dedup_by_key(|o| (o.serial, o.addr));
-        Heap {
-            objs: Arc::new(objs),
-            meta,
-            by: By::Kind,
-            start: 0,
-            all: false,
-            part: Arc::new(OnceLock::new()),
-        }
+        guard::internal(|| {
+            objs.sort_unstable_by_key(|o| (o.serial, o.addr));
+            objs.dedup_by_key(|o| (o.serial, o.addr));
+            Heap {
+                objs: Arc::new(objs),
+                meta,
+                by: By::Kind,
+                start: 0,
+                all: false,
+                part: Arc::new(OnceLock::new()),
+            }
+        })
     }
 
     /// A heap of live objects from this process, resolving their names now.
@@ -81,36 +83,39 @@ impl Heap {
 
     /// The same objects under another view (the partition is computed when needed).
     fn with_view(&self, by: By) -> Heap {
+        let part = if by == self.by {
+            self.part.clone()
+        } else {
+            guard::internal(|| Arc::new(OnceLock::new()))
+        };
         Heap {
             objs: self.objs.clone(),
             meta: self.meta.clone(),
             by,
             start: 0,
             all: false,
-            part: if by == self.by {
-                self.part.clone()
-            } else {
-                Arc::new(OnceLock::new())
-            },
+            part,
         }
     }
 
     /// A subset of this heap's objects (kept in serial order), with the same names.
     pub(crate) fn subset(&self, objs: Vec<Obj>) -> Heap {
-        Heap {
+        guard::internal(|| Heap {
             objs: Arc::new(objs),
             meta: self.meta.clone(),
             by: By::Kind,
             start: 0,
             all: false,
             part: Arc::new(OnceLock::new()),
-        }
+        })
     }
 
+    #[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
     pub(crate) fn objs(&self) -> &[Obj] {
         &self.objs
     }
 
+    #[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
     pub(crate) fn meta(&self) -> &Arc<Meta> {
         &self.meta
     }
@@ -452,16 +457,19 @@ impl fmt::Display for Heap {
 impl fmt::Debug for Heap {
     /// guppy's brief form: `<3 (Name | String | ...)>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kinds = self.kinds();
-        let mut s = kinds
-            .iter()
-            .take(5)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" | ");
-        if kinds.len() > 5 {
-            s.push_str(" | ...");
-        }
-        write!(f, "<{} ({s})>", self.count())
+        let brief = guard::internal(|| {
+            let kinds = self.kinds();
+            let mut s = kinds
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" | ");
+            if kinds.len() > 5 {
+                s.push_str(" | ...");
+            }
+            format!("<{} ({s})>", self.count())
+        });
+        f.write_str(&brief)
     }
 }

@@ -34,9 +34,24 @@ pub enum By {
 
 impl By {
     /// Every view, in the order `heapy view --by` lists them.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// for by in heapy::By::ALL {
+    ///     assert_eq!(by.name().parse::<heapy::By>().unwrap(), *by);
+    /// }
+    /// ```
     pub const ALL: &'static [By] = &[By::Kind, By::Id, By::Size, By::Thread];
 
     /// The name used on the command line and by `FromStr`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// assert_eq!(heapy::By::Thread.name(), "thread");
+    /// assert!("colour".parse::<heapy::By>().unwrap_err().to_string().contains("unknown view 'colour'"));
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             By::Kind => "kind",
