@@ -36,6 +36,7 @@
 mod census;
 mod error;
 mod export;
+mod graph;
 mod heap;
 mod profile;
 mod sys;
@@ -45,6 +46,7 @@ pub use error::{Error, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};
+pub use graph::{Cycles, Paths, Retained};
 pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
 pub use profile::{LineProfile, LineRow, Recorder};
 

@@ -58,7 +58,8 @@ fn realloc_growth_and_shrink_move_the_record() {
     // SAFETY: each block is used with the layout it was made with, and freed once.
     unsafe {
         let l = layout(10, 8);
-        let p = alloc(l);
+        // black_box: see alloc_zeroed_is_zeroed_and_counted.
+        let p = std::hint::black_box(alloc(l));
         assert!(!p.is_null());
         p.write_bytes(7, 10);
         let h = mark.heap();
@@ -91,7 +92,9 @@ fn alloc_zeroed_is_zeroed_and_counted() {
     // SAFETY: the block is read within its size and freed once with its layout.
     unsafe {
         let l = layout(4096 * 3 + 5, 16);
-        let p = alloc_zeroed(l);
+        // black_box: the block must escape, or the optimizer may elide the allocation
+        // altogether (it knows what the allocator shims do), and the census sees nothing.
+        let p = std::hint::black_box(alloc_zeroed(l));
         assert!(!p.is_null());
         assert!(std::slice::from_raw_parts(p, l.size())
             .iter()

@@ -32,6 +32,8 @@ use super::{record, trailer};
 /// panics, never recurses into itself and takes no global lock.
 pub struct Census<A = System> {
     inner: A,
+    /// Print the unreachable objects at process exit (see `report_leaks_at_exit`).
+    report_leaks: bool,
 }
 
 impl Census<System> {
@@ -43,7 +45,10 @@ impl Census<System> {
     /// # assert!(heapy::is_installed() || true);
     /// ```
     pub const fn new() -> Self {
-        Census { inner: System }
+        Census {
+            inner: System,
+            report_leaks: false,
+        }
     }
 }
 
@@ -64,7 +69,29 @@ impl<A> Census<A> {
     /// # let v = vec![1u8]; drop(v);
     /// ```
     pub const fn wrap(inner: A) -> Self {
-        Census { inner }
+        Census {
+            inner,
+            report_leaks: false,
+        }
+    }
+
+    /// The same census, printing a leak report to standard error when the process exits:
+    /// the live objects no root reaches and their reference cycles (as
+    /// [`Hpy::heapu`](crate::Hpy::heapu) and [`Heap::cycles`](crate::Heap::cycles) show
+    /// them), the counterpart of Python's `gc.set_debug(gc.DEBUG_LEAK)`. Setting the
+    /// environment variable `HEAPY_LEAKS=report` does the same without code.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new().report_leaks_at_exit();
+    ///
+    /// let v = vec![1u8, 2, 3];
+    /// # drop(v);
+    /// // At exit, on stderr: "heapy: no unreachable objects at exit." or the leaks.
+    /// ```
+    pub const fn report_leaks_at_exit(mut self) -> Self {
+        self.report_leaks = true;
+        self
     }
 
     /// The inner allocator.
@@ -93,6 +120,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         let Some(outer) = trailer::outer(layout) else {
             return core::ptr::null_mut();
         };
+        if self.report_leaks {
+            crate::graph::arm_exit_report();
+        }
         // SAFETY: `outer` has a non-zero size and the caller's valid alignment.
         let p = unsafe { self.inner.alloc(outer) };
         if !p.is_null() {
@@ -108,6 +138,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         let Some(outer) = trailer::outer(layout) else {
             return core::ptr::null_mut();
         };
+        if self.report_leaks {
+            crate::graph::arm_exit_report();
+        }
         // SAFETY: as in `alloc`.
         let p = unsafe { self.inner.alloc_zeroed(outer) };
         if !p.is_null() {
@@ -122,6 +155,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller passes a live block of ours with the layout it was made with.
         let mark = unsafe { trailer::read(ptr, layout.size()) };
+        if mark == trailer::INTERNAL {
+            // heapy's own memory (snapshots, scan buffers) is full of object addresses: wipe
+            // it, so that when the allocator hands it to the program again, stale copies
+            // cannot make objects look reachable to the pointer scan.
+            // SAFETY: the block is ours to write until it is freed below.
+            unsafe { core::ptr::write_bytes(ptr, 0, layout.size()) };
+        }
         record::on_free(mark, layout.size());
         // `outer` cannot fail: it succeeded when this block was allocated.
         if let Some(outer) = trailer::outer(layout) {
@@ -142,6 +182,23 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         }
         // SAFETY: the caller passes a live block of ours with its layout.
         let mark = unsafe { trailer::read(ptr, layout.size()) };
+        if mark == trailer::INTERNAL {
+            // heapy's own block: move it by hand so the old copy can be wiped (see dealloc).
+            let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+                return core::ptr::null_mut();
+            };
+            // SAFETY: `new_layout` has a non-zero size (realloc's contract) and a valid
+            // alignment; `alloc` marks the new block internal again (the guard is held) or
+            // records it (it is not: then it becomes the program's, as any realloc would).
+            let q = unsafe { self.alloc(new_layout) };
+            if !q.is_null() {
+                // SAFETY: both blocks are live and distinct, each at least this long.
+                unsafe { core::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size)) };
+                // SAFETY: `ptr` is a live block of ours with `layout`.
+                unsafe { self.dealloc(ptr, layout) };
+            }
+            return q;
+        }
         // SAFETY: the block was allocated by `inner` with `outer`; `new_outer` is non-zero and
         // valid with this alignment (checked above).
         let q = unsafe { self.inner.realloc(ptr, outer, new_outer) };

@@ -43,7 +43,29 @@ impl Drop for Reentrancy {
 
 /// Runs `f` as heapy's own work: everything it allocates stays out of the census. Nested
 /// calls are fine (the outermost one clears the flag).
+///
+/// The outermost call also publishes where on the stack heapy's work begins, so that a
+/// pointer scan run by another thread at that moment reads only this thread's program frames
+/// (above that point), not heapy's frames, which hold the addresses of many objects.
 pub(crate) fn internal<R>(f: impl FnOnce() -> R) -> R {
-    let _g = Reentrancy::enter();
-    f()
+    let Some(g) = Reentrancy::enter() else {
+        return f();
+    };
+    let here = 0u8;
+    let sp = core::hint::black_box(&here) as *const u8 as usize;
+    let t = super::record::current_thread_in_guard();
+    super::threads::set_heapy_sp(t, sp);
+    let _clear = ClearSp(t);
+    let r = f();
+    drop(g);
+    r
+}
+
+/// Clears the published stack line on the way out (also when `f` unwinds).
+struct ClearSp(u16);
+
+impl Drop for ClearSp {
+    fn drop(&mut self) {
+        super::threads::set_heapy_sp(self.0, 0);
+    }
 }

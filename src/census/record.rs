@@ -76,6 +76,7 @@ impl Drop for Local {
         let t = self.thread.get();
         if t != 0 {
             stats::flush(threads::slot(t), self.pending.replace(0));
+            threads::mark_exited(t);
         }
     }
 }
@@ -149,6 +150,11 @@ impl Local {
 /// The calling thread's index, registering it if needed (`UNKNOWN` during teardown).
 pub(crate) fn current_thread() -> u16 {
     let _g = Reentrancy::enter();
+    current_thread_in_guard()
+}
+
+/// As `current_thread`, for a caller that already holds the reentrancy flag.
+pub(crate) fn current_thread_in_guard() -> u16 {
     LOCAL.try_with(Local::thread).unwrap_or(threads::UNKNOWN)
 }
 

@@ -365,6 +365,17 @@ pub(crate) fn for_each_live(mut f: impl FnMut(Rec)) {
     }
 }
 
+/// The address ranges of the registry's pages (heapy's own memory: never a root of the
+/// object graph, though its records hold every object's address).
+pub(crate) fn chunk_ranges() -> Vec<(usize, usize)> {
+    CHUNKS
+        .iter()
+        .map(|c| c.load(Ordering::Acquire) as usize)
+        .filter(|&p| p != 0)
+        .map(|p| (p, p + CHUNK_BYTES))
+        .collect()
+}
+
 /// Bytes of registry memory in use: records ever handed out, rounded to whole chunks
 /// touched. (Pages of a chunk that were never touched cost nothing; this counts them.)
 pub(crate) fn footprint_bytes() -> usize {

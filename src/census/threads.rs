@@ -40,6 +40,14 @@ pub(crate) struct ThreadSlot {
     name: [AtomicU64; 2],
     stack_lo: AtomicUsize,
     stack_hi: AtomicUsize,
+    /// The thread pointer (its static thread-local blocks are at fixed offsets from it).
+    tp: AtomicUsize,
+    /// While the thread does heapy's own work (`guard::internal`), the stack pointer where
+    /// that work began, else 0. Its stack below this holds heapy's frames, full of object
+    /// addresses that are not the program's references; the graph scan skips them.
+    heapy_sp: AtomicUsize,
+    /// 1 once the thread's allocator state was torn down (the thread is exiting).
+    exited: AtomicU32,
 }
 
 impl ThreadSlot {
@@ -59,6 +67,9 @@ impl ThreadSlot {
             name: [AtomicU64::new(0), AtomicU64::new(0)],
             stack_lo: AtomicUsize::new(0),
             stack_hi: AtomicUsize::new(0),
+            tp: AtomicUsize::new(0),
+            heapy_sp: AtomicUsize::new(0),
+            exited: AtomicU32::new(0),
         }
     }
 }
@@ -116,6 +127,9 @@ pub(crate) fn register_current() -> u16 {
         s.stack_lo.store(lo, Ordering::Relaxed);
         s.stack_hi.store(hi, Ordering::Relaxed);
     }
+    s.tp.store(sys::thread_pointer(), Ordering::Relaxed);
+    // The first thread to register reads HEAPY_LEAKS (once per process, no allocation).
+    crate::graph::arm_exit_report_from_env();
     // Release publishes the facts above to `info`.
     s.state.store(1, Ordering::Release);
     i
@@ -133,6 +147,12 @@ pub(crate) struct ThreadInfo {
     pub tid: u32,
     pub name: String,
     pub stack: Option<(usize, usize)>,
+    /// The thread pointer, 0 if unknown.
+    pub tp: usize,
+    /// Where heapy's own work on this thread began on its stack (0 when none is running).
+    pub heapy_sp: usize,
+    /// The thread's allocator state was torn down: it has exited or is exiting.
+    pub exited: bool,
 }
 
 /// Facts about thread index `i` (call with the reentrancy flag held: it allocates a name).
@@ -144,6 +164,9 @@ pub(crate) fn info(i: u16) -> ThreadInfo {
             tid: 0,
             name: String::new(),
             stack: None,
+            tp: 0,
+            heapy_sp: 0,
+            exited: false,
         };
     }
     let mut bytes = [0u8; 16];
@@ -159,6 +182,29 @@ pub(crate) fn info(i: u16) -> ThreadInfo {
         tid: s.tid.load(Ordering::Relaxed),
         name: String::from_utf8_lossy(&bytes[..len]).into_owned(),
         stack: (hi > lo).then_some((lo, hi)),
+        tp: s.tp.load(Ordering::Relaxed),
+        heapy_sp: s.heapy_sp.load(Ordering::Relaxed),
+        // Relaxed: a hint for the pointer scan, which still checks that the thread is gone.
+        exited: s.exited.load(Ordering::Relaxed) != 0,
+    }
+}
+
+/// Publishes (or clears, with 0) where heapy's own work began on thread `i`'s stack.
+/// Relaxed: a scanner reads it as a hint for where the program's frames end. A stale value
+/// only moves that line: a scan that reads 0 while heapy work begins scans heapy's frames
+/// too, which can make an object look reachable (a missed leak), never unreachable.
+pub(crate) fn set_heapy_sp(i: u16, sp: usize) {
+    if !shared(i) {
+        slot(i).heapy_sp.store(sp, Ordering::Relaxed);
+    }
+}
+
+/// Notes that thread index `i` is exiting (its allocator state is being torn down), so the
+/// pointer scan stops treating its stack as live once the thread is gone.
+pub(crate) fn mark_exited(i: u16) {
+    if !shared(i) {
+        // Relaxed: see `info`.
+        slot(i).exited.store(1, Ordering::Relaxed);
     }
 }
 

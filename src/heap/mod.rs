@@ -1,5 +1,6 @@
 //! `Heap`: an identity set of object records, and its views and tables.
 
+mod classes;
 mod meta;
 mod object;
 mod partition;
@@ -219,7 +220,11 @@ impl Heap {
     /// assert!(h.to_string().contains("Thread"));
     /// ```
     pub fn by(&self, by: By) -> Heap {
-        self.with_view(by)
+        match by {
+            By::Rcs => self.byrcs(),
+            By::Via => self.byvia(),
+            _ => self.with_view(by),
+        }
     }
 
     /// The view this heap prints by.

@@ -25,6 +25,16 @@ pub(crate) struct Partition {
 impl Partition {
     pub(crate) fn new(objs: &[Obj], meta: &Meta, by: By) -> Partition {
         let (keys, labels) = classify(objs, meta, by);
+        Partition::from_classes(objs, keys, labels, by)
+    }
+
+    /// The partition of `objs` into the classes `keys` (one per object) named by `labels`.
+    pub(crate) fn from_classes(
+        objs: &[Obj],
+        keys: Vec<u32>,
+        labels: Vec<String>,
+        by: By,
+    ) -> Partition {
         let mut rows: Vec<Row> = labels
             .into_iter()
             .enumerate()

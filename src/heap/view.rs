@@ -30,6 +30,14 @@ pub enum By {
     Size,
     /// By allocating thread.
     Thread,
+    /// By the kinds of the objects that refer to each object (guppy's `byrcs`), from a
+    /// pointer scan; `<root>` for references from statics, stacks, thread-locals and
+    /// registers, `<Nothing>` for none. See [`Heap::byrcs`](crate::Heap::byrcs).
+    Rcs,
+    /// By where the references to each object sit inside their referrers (guppy's
+    /// `byvia`): a byte offset such as `+0x10`, or a root's name. See
+    /// [`Heap::byvia`](crate::Heap::byvia).
+    Via,
 }
 
 impl By {
@@ -58,6 +66,8 @@ impl By {
             By::Id => "id",
             By::Size => "size",
             By::Thread => "thread",
+            By::Rcs => "rcs",
+            By::Via => "via",
         }
     }
 
@@ -67,6 +77,8 @@ impl By {
             By::Kind | By::Id => "Kind (type / call site)",
             By::Size => "Individual Size",
             By::Thread => "Thread",
+            By::Rcs => "Referrers by Kind (type / call site)",
+            By::Via => "Referred Via:",
         }
     }
 }
@@ -140,6 +152,13 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
             labels = objs.iter().map(|o| format!("{:#x}", o.addr)).collect();
             (0..objs.len() as u32).collect()
         }
+        // Graph views need a pointer scan: `Heap::by` computes them in the graph layer and
+        // hands the heap a finished partition, so they never reach this point. Should one
+        // come here anyway, say so rather than guess.
+        By::Rcs | By::Via => objs
+            .iter()
+            .map(|_| intern("<not scanned>".to_string()))
+            .collect(),
     };
     (keys, labels)
 }

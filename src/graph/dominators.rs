@@ -1,0 +1,401 @@
+//! Retained sizes: what freeing an object or a set would free. Per object, from a dominator
+//! tree (Cooper, Harvey and Kennedy's iterative algorithm); per set, by reachability with
+//! the set taken out.
+//!
+//! Leaked objects have no path from a root, but they still hold what they point to. So the
+//! tree's virtual root points at the roots' targets and at every object of the unreachable
+//! strongly connected components that nothing else unreachable points into: a leaked cycle
+//! then retains what hangs from it, and an object that a leak also points to is not
+//! retained by any one live object (freeing that object would not free it).
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::cycles::sccs;
+use super::roots::Here;
+use super::scan::Graph;
+use super::views::pick;
+use super::{members, process_graph};
+use crate::census::guard;
+use crate::heap::{Heap, Meta, Obj};
+use crate::Object;
+
+/// Where walks of the graph start: the roots' targets, then the entry points of leaked
+/// structures.
+fn sources(g: &Graph) -> Vec<u32> {
+    let reached = g.reached();
+    let (comp, count) = sccs(g, |v| !reached[v as usize]);
+    let mut entered = vec![false; count];
+    for i in 0..g.len() {
+        if reached[i] {
+            continue;
+        }
+        for (t, _) in g.edges(i) {
+            if !reached[t as usize] && comp[t as usize] != comp[i] {
+                entered[comp[t as usize] as usize] = true;
+            }
+        }
+    }
+    let mut out: Vec<u32> = g.roots.iter().map(|h| h.target).collect();
+    out.extend(
+        (0..g.len() as u32)
+            .filter(|&v| !reached[v as usize] && !entered[comp[v as usize] as usize]),
+    );
+    out
+}
+
+/// The objects freed if the set `s` were: everything reachable from the sources or `s`,
+/// less what the sources still reach without passing through `s`.
+fn dominated(g: &Graph, s: &[bool]) -> Vec<bool> {
+    let src = sources(g);
+    let from_s = (0..g.len() as u32).filter(|&v| s[v as usize]);
+    let all = g.reach(src.iter().copied().chain(from_s), |_| true);
+    let kept = g.reach(src.iter().copied().filter(|&v| !s[v as usize]), |v| {
+        !s[v as usize]
+    });
+    (0..g.len()).map(|v| all[v] && (s[v] || !kept[v])).collect()
+}
+
+/// Each node's retained size (its own size plus everything it dominates).
+fn retained_sizes(g: &Graph) -> Vec<usize> {
+    let n = g.len();
+    let root = n as u32;
+    let src = sources(g);
+    let mut from_root = vec![false; n];
+    for &s in &src {
+        from_root[s as usize] = true;
+    }
+    // Depth-first postorder from the virtual root.
+    const UNSEEN: u32 = u32::MAX;
+    let mut po = vec![UNSEEN; n + 1];
+    let mut order: Vec<u32> = Vec::with_capacity(n + 1);
+    let mut visited = vec![false; n + 1];
+    let mut call: Vec<(u32, usize)> = vec![(root, 0)];
+    visited[n] = true;
+    while let Some(&mut (v, ref mut e)) = call.last_mut() {
+        let next = if v == root {
+            let t = src.get(*e).copied();
+            *e += 1;
+            t
+        } else {
+            let end = g.first[v as usize + 1];
+            let pos = g.first[v as usize] + *e;
+            *e += 1;
+            (pos < end).then(|| g.to[pos])
+        };
+        match next {
+            Some(t) => {
+                if !visited[t as usize] {
+                    visited[t as usize] = true;
+                    call.push((t, 0));
+                }
+            }
+            None => {
+                po[v as usize] = order.len() as u32;
+                order.push(v);
+                call.pop();
+            }
+        }
+    }
+    let (rfirst, rfrom, _) = g.reverse();
+    let mut idom = vec![UNSEEN; n + 1];
+    idom[n] = root;
+    let intersect = |idom: &[u32], mut a: u32, mut b: u32| -> u32 {
+        while a != b {
+            while po[a as usize] < po[b as usize] {
+                a = idom[a as usize];
+            }
+            while po[b as usize] < po[a as usize] {
+                b = idom[b as usize];
+            }
+        }
+        a
+    };
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &v in order.iter().rev() {
+            if v == root {
+                continue;
+            }
+            let mut new = if from_root[v as usize] { root } else { UNSEEN };
+            for &p in &rfrom[rfirst[v as usize]..rfirst[v as usize + 1]] {
+                if idom[p as usize] == UNSEEN {
+                    continue;
+                }
+                new = if new == UNSEEN {
+                    p
+                } else {
+                    intersect(&idom, p, new)
+                };
+            }
+            if new != UNSEEN && idom[v as usize] != new {
+                idom[v as usize] = new;
+                changed = true;
+            }
+        }
+    }
+    let mut retained: Vec<usize> = g.nodes.iter().map(|o| o.size).collect();
+    retained.push(0);
+    // Postorder: every node comes before its immediate dominator (a DFS-tree ancestor).
+    for &v in &order {
+        if v == root || idom[v as usize] == UNSEEN {
+            continue;
+        }
+        let r = retained[v as usize];
+        retained[idom[v as usize] as usize] += r;
+    }
+    retained.truncate(n);
+    retained
+}
+
+/// A set's objects sorted by retained size, largest first, from [`Heap::retained`].
+///
+/// An object's retained size is its own size plus the size of everything it dominates:
+/// what would be freed with it, because every path to those objects from a root (or from a
+/// leak) passes through it.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let table = heapy::with_kind("Table", || vec![vec![0u8; 100], vec![0u8; 200]]);
+/// let r = heapy::hpy().heap().filter(|o| o.kind() == "Table").retained();
+/// let (top, bytes) = r.get(0).unwrap();
+/// assert_eq!(top.size(), 48); // the outer Vec's buffer ...
+/// assert_eq!(bytes, 48 + 100 + 200); // ... holds the two inner buffers
+/// println!("{r}");
+/// # drop(table);
+/// ```
+#[derive(Clone)]
+pub struct Retained {
+    rows: Vec<(Obj, usize)>,
+    meta: Arc<Meta>,
+    live_bytes: usize,
+    start: usize,
+    all: bool,
+}
+
+const PAGE: usize = 10;
+
+/// `part` as a whole-number percentage of `whole`, rounded half up (as the tables do).
+fn pct(part: usize, whole: usize) -> usize {
+    if whole == 0 {
+        0
+    } else {
+        ((part as u128 * 200 + whole as u128) / (whole as u128 * 2)) as usize
+    }
+}
+
+impl Retained {
+    /// Number of objects (the set's objects still live).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// assert_eq!(heapy::hpy().mark().heap().retained().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if there is no object.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// assert!(heapy::hpy().mark().heap().retained().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `i`: the object and its retained size in bytes.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Leaf", || Box::new(1u64));
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Leaf").retained();
+    /// assert_eq!(r.get(0).unwrap().1, 8);
+    /// # drop(b);
+    /// ```
+    pub fn get(&self, i: usize) -> Option<(Object<'_>, usize)> {
+        self.rows.get(i).map(|(o, r)| {
+            (
+                Object {
+                    obj: o,
+                    meta: &self.meta,
+                },
+                *r,
+            )
+        })
+    }
+
+    /// The next ten rows.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let v: Vec<Box<u8>> = heapy::with_kind("R", || (0..12).map(Box::new).collect());
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "R").retained();
+    /// assert!(r.to_string().contains("<3 more rows."));
+    /// assert!(!r.more().to_string().contains("more rows"));
+    /// # drop(v);
+    /// ```
+    pub fn more(&self) -> Retained {
+        let mut r = self.clone();
+        r.start = (self.start + PAGE).min(self.rows.len());
+        r
+    }
+
+    /// Every row.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let v: Vec<Box<u8>> = heapy::with_kind("S", || (0..12).map(Box::new).collect());
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "S").retained();
+    /// assert_eq!(r.all().to_string().lines().count(), 2 + 13);
+    /// # drop(v);
+    /// ```
+    pub fn all(&self) -> Retained {
+        let mut r = self.clone();
+        r.all = true;
+        r
+    }
+}
+
+impl fmt::Display for Retained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let size: usize = self.rows.iter().map(|r| r.0.size).sum();
+        writeln!(
+            f,
+            "Set of {} objects by retained size. Total size = {size} bytes.",
+            self.rows.len()
+        )?;
+        writeln!(
+            f,
+            " Index     Size   Retained   % Address         Kind (type / call site)"
+        )?;
+        let end = if self.all {
+            self.rows.len()
+        } else {
+            (self.start + PAGE).min(self.rows.len())
+        };
+        for (i, (o, r)) in self.rows[self.start.min(end)..end].iter().enumerate() {
+            writeln!(
+                f,
+                "{:6} {:8} {:10} {:3} {:<#15x} {}",
+                self.start + i,
+                o.size,
+                r,
+                pct(*r, self.live_bytes),
+                o.addr,
+                self.meta.kind(o.ctx)
+            )?;
+        }
+        if end < self.rows.len() {
+            writeln!(
+                f,
+                "<{} more rows. Type e.g. '.more()' to view.>",
+                self.rows.len() - end
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Retained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retained")
+            .field("rows", &self.rows.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Heap {
+    /// The dominated size of the set (guppy's `domisize`): the bytes that would be freed if
+    /// the set's objects were, directly or through objects only they keep alive. Includes
+    /// the set's own live objects.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let nested = heapy::with_kind("Outer", || Box::new(vec![0u8; 1000]));
+    /// let outer = heapy::hpy().heap().filter(|o| o.kind() == "Outer" && o.size() == 24);
+    /// assert_eq!(outer.domisize(), 24 + 1000);
+    /// # drop(nested);
+    /// ```
+    pub fn domisize(&self) -> usize {
+        let here = Here::capture();
+        dominos(self, &here).size()
+    }
+
+    /// The objects the set dominates (guppy's `dominos`): those that would be freed if the
+    /// set's objects were, the set's own live objects included.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let nested = heapy::with_kind("Outer", || Box::new(vec![0u8; 1000]));
+    /// let outer = heapy::hpy().heap().filter(|o| o.kind() == "Outer" && o.size() == 24);
+    /// let d = outer.dominos();
+    /// assert_eq!((d.count(), d.size()), (2, 1024));
+    /// # drop(nested);
+    /// ```
+    pub fn dominos(&self) -> Heap {
+        let here = Here::capture();
+        dominos(self, &here)
+    }
+
+    /// The set's objects sorted by retained size, largest first: the objects that keep the
+    /// most memory alive. See [`Retained`].
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let big = heapy::with_kind("Holder", || Box::new(vec![0u8; 4096]));
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Holder").retained();
+    /// assert_eq!(r.get(0).unwrap().1, 24 + 4096);
+    /// assert_eq!(r.get(1).unwrap().1, 4096);
+    /// # drop(big);
+    /// ```
+    pub fn retained(&self) -> Retained {
+        let here = Here::capture();
+        retained(self, &here)
+    }
+}
+
+#[inline(never)]
+fn dominos(h: &Heap, here: &Here) -> Heap {
+    guard::internal(|| {
+        let g = process_graph(here, |_| true);
+        let s = members(&g, h);
+        pick(&g, &dominated(&g, &s))
+    })
+}
+
+#[inline(never)]
+fn retained(h: &Heap, here: &Here) -> Retained {
+    guard::internal(|| {
+        let g = process_graph(here, |_| true);
+        let sizes = retained_sizes(&g);
+        let mut rows: Vec<(Obj, usize)> = h
+            .objs()
+            .iter()
+            .filter_map(|o| g.node_of(o).map(|i| (*o, sizes[i as usize])))
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.addr.cmp(&b.0.addr)));
+        Retained {
+            rows,
+            meta: h.meta().clone(),
+            live_bytes: g.nodes.iter().map(|o| o.size).sum(),
+            start: 0,
+            all: false,
+        }
+    })
+}

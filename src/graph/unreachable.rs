@@ -1,0 +1,66 @@
+//! Unreachable objects: live objects that no root reaches. In Rust these are leaks: a
+//! `mem::forget`, a pointer from `Box::into_raw` thrown away, and above all Rc/Arc cycles.
+
+use std::collections::HashSet;
+
+use super::process_graph;
+use super::roots::Here;
+use crate::census::guard;
+use crate::heap::{Heap, Hpy, Obj};
+
+impl Hpy {
+    /// The live objects that no root reaches (guppy's `heapu`, "unreachable"): leaked
+    /// boxes, forgotten values, Rc/Arc cycles the program dropped. See
+    /// [`Heap::cycles`] to group them into cycles.
+    ///
+    /// The scan is conservative, so an object is never reported while anything the scan
+    /// sees could still reach it: a static, a thread-local, a registered thread's stack,
+    /// the calling thread's registers, or another object that is reachable. The other
+    /// threads keep running meanwhile; an object that looks unreachable is reported only if
+    /// a second, fresh scan agrees (an object whose only pointer was moving between places
+    /// during the first scan is not a leak).
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let leaked = heapy::with_kind("Leaked", || Box::into_raw(Box::new([7u8; 40])));
+    /// // Forget the address: only a conservative scan could still find it on the stack.
+    /// let tag = leaked as usize ^ 0x5555;
+    /// let u = heapy::hpy().heapu().filter(|o| o.kind() == "Leaked");
+    /// assert_eq!((u.count(), u.size()), (1, 40));
+    /// # drop(unsafe { Box::from_raw((tag ^ 0x5555) as *mut [u8; 40]) });
+    /// ```
+    pub fn heapu(&self) -> Heap {
+        let here = Here::capture();
+        heapu(&here)
+    }
+}
+
+/// The unreachable objects now, by address.
+fn unreachable_now(here: &Here) -> Vec<Obj> {
+    let g = process_graph(here, |_| true);
+    let reached = g.reached();
+    g.nodes
+        .iter()
+        .zip(&reached)
+        .filter(|(_, &r)| !r)
+        .map(|(o, _)| *o)
+        .collect()
+}
+
+#[inline(never)]
+pub(crate) fn heapu(here: &Here) -> Heap {
+    guard::internal(|| {
+        let first = unreachable_now(here);
+        if first.is_empty() {
+            return Heap::resolve(first);
+        }
+        let seen: HashSet<(usize, u64)> = first.iter().map(|o| (o.addr, o.serial)).collect();
+        let both: Vec<Obj> = unreachable_now(here)
+            .into_iter()
+            .filter(|o| seen.contains(&(o.addr, o.serial)))
+            .collect();
+        Heap::resolve(both)
+    })
+}

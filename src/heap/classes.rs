@@ -1,0 +1,26 @@
+//! Heaps whose partition comes from outside the heap layer (the graph's views: byrcs and
+//! byvia classify objects by their referrers, which only a pointer scan knows).
+
+use std::sync::{Arc, OnceLock};
+
+use super::partition::Partition;
+use super::{By, Heap};
+use crate::census::guard;
+
+impl Heap {
+    /// The same objects under view `by`, classified by `keys` (one class per object, in this
+    /// heap's object order) named by `labels`.
+    pub(crate) fn classified(&self, by: By, keys: Vec<u32>, labels: Vec<String>) -> Heap {
+        let part = OnceLock::new();
+        let p = guard::internal(|| Partition::from_classes(&self.objs, keys, labels, by));
+        let _ = part.set(p);
+        Heap {
+            objs: self.objs.clone(),
+            meta: self.meta.clone(),
+            by,
+            start: 0,
+            all: false,
+            part: Arc::new(part),
+        }
+    }
+}
