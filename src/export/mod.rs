@@ -1,5 +1,5 @@
 //! Files for other tools: mprof `.dat` timelines and their plots, folded stacks and flame
-//! graphs, DHAT's JSON.
+//! graphs, DHAT's JSON, pprof profiles.
 
 mod atomic;
 mod dhat;
@@ -9,6 +9,8 @@ mod folded;
 pub(crate) mod mprof;
 #[cfg(feature = "plot")]
 mod plot;
+#[cfg(feature = "pprof")]
+mod pprof;
 
 #[cfg(feature = "flame")]
 pub use flame::flamegraph;
