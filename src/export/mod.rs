@@ -1,7 +1,7 @@
 //! Files for other tools: mprof `.dat` timelines and their plots, folded stacks and flame
 //! graphs, DHAT's JSON.
 
-mod atomic;
+pub(crate) mod atomic;
 mod dhat;
 #[cfg(feature = "flame")]
 mod flame;
@@ -13,3 +13,6 @@ mod plot;
 #[cfg(feature = "flame")]
 pub use flame::flamegraph;
 pub use mprof::{Func, Sample, Timeline};
+
+#[cfg(test)]
+pub(crate) use folded::tests as folded_tests;
