@@ -145,7 +145,7 @@ impl fmt::Display for Error {
                 f,
                 "the scope's peak was {peak} bytes, over the limit of {limit} bytes \
                  ({} bytes over); objects of the scope still live at its end:\n{table}",
-                peak - limit
+                peak.saturating_sub(*limit)
             ),
         }
     }

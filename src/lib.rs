@@ -47,7 +47,9 @@ pub use error::{Error, Result};
 pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};
 pub use graph::{Cycles, Paths, Retained};
-pub use heap::{hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object};
+pub use heap::{
+    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object,
+};
 pub use profile::{LineProfile, LineRow, Recorder};
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.

@@ -1,6 +1,7 @@
 //! `Heap`: an identity set of object records, and its views and tables.
 
 mod algebra;
+mod checks;
 mod classes;
 mod diff;
 mod file;
@@ -16,6 +17,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use checks::{check_memory_limit, check_no_leaks};
 pub use diff::{Diff, DiffRow};
 pub use mark::{Mark, MarkGuard};
 pub(crate) use meta::Meta;
