@@ -284,3 +284,27 @@ proptest! {
         drop(held);
     }
 }
+
+#[test]
+fn heapys_own_snapshot_work_is_not_in_the_census() {
+    use std::io::Write;
+    let (h, held) = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("own.json");
+    let mut sink = std::io::sink();
+    let mark = heapy::hpy().mark();
+    h.dump(&path).unwrap();
+    let back = heapy::Heap::load(&path).unwrap();
+    let d = back.bysize().diff(&h);
+    let all = d.all();
+    let (u, x, i, s) = (&back | &h, &back - &h, &back & &h, &back ^ &h);
+    let inner = heapy::hpy().mark();
+    write!(sink, "{d}{all}{u}{x}{i}{s}{back:?}").unwrap();
+    let leftover = inner.heap();
+    drop((back, d, all, u, x, i, s, inner, leftover));
+    assert!(heapy::check_no_leaks(|| ()).is_ok());
+    let left = mark.heap();
+    assert!(left.is_empty(), "heapy's own work showed up:\n{left}");
+    assert_eq!(mark.peak_bytes(), 0);
+    drop(held);
+}

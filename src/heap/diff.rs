@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use super::{By, Heap};
 use crate::census::guard;
@@ -92,7 +93,8 @@ pub struct Diff {
     by: By,
     a: (usize, usize),
     b: (usize, usize),
-    rows: Vec<DiffRow>,
+    /// Shared, so that clones (and `all()`) allocate nothing in the program's heap.
+    rows: Arc<[DiffRow]>,
     all: bool,
 }
 
@@ -155,7 +157,7 @@ impl Heap {
                 by: self.by,
                 a: (self.count(), self.size()),
                 b: (other.count(), other.size()),
-                rows,
+                rows: rows.into(),
                 all: false,
             }
         })
