@@ -2,7 +2,8 @@
 //!
 //! Both run the closure under a thread-scoped [`Mark`], so tests that cargo runs in parallel
 //! threads do not disturb each other. Threads the closure spawns are not in the mark unless
-//! they call [`Mark::enter`] (see [`Mark`]).
+//! they call [`Mark::enter`] (see [`Mark`]); for such work, make the mark yourself and use
+//! [`Mark::check_no_leaks`] and [`Mark::check_memory_limit`].
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -36,6 +37,66 @@ fn table(h: &Heap) -> String {
     })
 }
 
+impl Mark {
+    /// Checks that nothing allocated in the mark (by its thread, and by threads that
+    /// [entered](Mark::enter) it) is still live; otherwise [`Error::Leaked`] with the table.
+    /// The form of [`check_no_leaks`] for work that spawns threads.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let m = mark.clone();
+    /// let kept = std::thread::spawn(move || {
+    ///     let _in = m.enter();
+    ///     heapy::with_kind("Worker", || vec![0u8; 10])
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// let err = mark.check_no_leaks().unwrap_err();
+    /// assert!(err.to_string().contains("Worker"));
+    /// drop(kept);
+    /// assert!(mark.check_no_leaks().is_ok());
+    /// ```
+    pub fn check_no_leaks(&self) -> Result<()> {
+        let left = self.heap();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Leaked {
+                count: left.count(),
+                size: left.size(),
+                table: table(&left),
+            })
+        }
+    }
+
+    /// Checks that the mark's [peak](Mark::peak_bytes) stayed within `limit_bytes`;
+    /// otherwise [`Error::OverLimit`] with the peak and the table of the mark's live objects.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// drop(vec![0u8; 2048]);
+    /// assert!(mark.check_memory_limit(2048).is_ok());
+    /// assert!(mark.check_memory_limit(2047).is_err());
+    /// ```
+    pub fn check_memory_limit(&self, limit_bytes: u64) -> Result<()> {
+        let peak = self.peak_bytes();
+        if peak <= limit_bytes {
+            Ok(())
+        } else {
+            Err(Error::OverLimit {
+                limit: limit_bytes,
+                peak,
+                table: table(&self.heap()),
+            })
+        }
+    }
+}
+
 /// Runs `scope` and checks that everything it allocated on this thread is freed by the time
 /// it returns (its return value is dropped first); otherwise [`Error::Leaked`] with the
 /// table of the objects left. The non-panicking form of [`assert_no_leaks!`](crate::assert_no_leaks).
@@ -55,16 +116,7 @@ fn table(h: &Heap) -> String {
 pub fn check_no_leaks<R>(scope: impl FnOnce() -> R) -> Result<()> {
     let mark = Mark::new();
     drop(scope());
-    let left = mark.heap();
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Leaked {
-            count: left.count(),
-            size: left.size(),
-            table: table(&left),
-        })
-    }
+    mark.check_no_leaks()
 }
 
 /// Runs `scope` and checks that this thread's live bytes never rose more than
@@ -84,17 +136,7 @@ pub fn check_no_leaks<R>(scope: impl FnOnce() -> R) -> Result<()> {
 pub fn check_memory_limit<R>(limit_bytes: u64, scope: impl FnOnce() -> R) -> Result<()> {
     let mark = Mark::new();
     let r = scope();
-    let peak = mark.peak_bytes();
-    let result = if peak <= limit_bytes {
-        Ok(())
-    } else {
-        let live = mark.heap();
-        Err(Error::OverLimit {
-            limit: limit_bytes,
-            peak,
-            table: table(&live),
-        })
-    };
+    let result = mark.check_memory_limit(limit_bytes);
     drop(r);
     result
 }
