@@ -82,10 +82,11 @@ impl Hpy {
     ///
     /// After [`Hpy::setrelheap`], only the objects allocated after that reference point.
     pub fn heap(&self) -> Heap {
-        match relheap() {
-            None => take(|_| true),
-            Some(wm) => take(|o| o.serial >= wm.get(o.thread as usize).copied().unwrap_or(0)),
-        }
+        let rel = relheap();
+        take(|o| {
+            rel.as_ref()
+                .is_none_or(|wm| o.serial >= wm.get(o.thread as usize).copied().unwrap_or(0))
+        })
     }
 
     /// Sets a process-wide reference point (guppy's `setrelheap`): later [`Hpy::heap`] calls
