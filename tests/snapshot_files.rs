@@ -308,3 +308,59 @@ fn heapys_own_snapshot_work_is_not_in_the_census() {
     assert_eq!(mark.peak_bytes(), 0);
     drop(held);
 }
+
+/// FNV-1a (64 bits), to forge a file whose checksum holds.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A file with a valid checksum around `body`.
+fn forged(body: &str) -> Vec<u8> {
+    format!(
+        "{{\"format\":\"heapy-snapshot\",\"version\":1,\"checksum\":\"fnv1a64:{:016x}\",\"body_bytes\":{},\"body\":{body}}}",
+        fnv1a64(body.as_bytes()),
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn impossible_contents_with_a_valid_checksum_are_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = r#""object_fields":["address","size","serial","thread","ctx"]"#;
+    let ok = format!(
+        r#"{{"view":"size","sample_rate":null,"threads":[{{"index":1,"label":"main"}}],"kinds":[{{"ctx":3,"kind":"K","site":"src/a.rs:1 f","frames":[{{"function":"f","file":"src/a.rs","line":1}}]}}],{fields},"objects":[[4096,10,1,1,3],[8192,20,2,1,3]]}}"#
+    );
+    let h = load_bytes(dir.path(), "forged.json", &forged(&ok)).unwrap();
+    assert_eq!((h.count(), h.size(), h.view()), (2, 30, heapy::By::Size));
+    assert_eq!(h.objects().next().unwrap().kind(), "K");
+    let bad = [
+        ok.replace("[8192,20,2,1,3]", "[8192,18446744073709551615,2,1,3]"),
+        ok.replace("[8192,20,2,1,3]", "[8192,20,2,70000,3]"),
+        ok.replace("\"size\",\"serial\"", "\"serial\",\"size\""),
+        ok.replace("\"view\":\"size\",", ""),
+        ok.replace("\"objects\"", "\"extra\":1,\"objects\""),
+        ok.replace("[4096,10,1,1,3]", "[4096,10,1,1]"),
+        "[]".to_string(),
+    ];
+    for body in bad {
+        match load_bytes(dir.path(), "forged.json", &forged(&body)) {
+            Err(heapy::Error::Corrupt { .. }) => {}
+            other => panic!("{body}: {:?}", other.map(|h| h.count())),
+        }
+    }
+    // The largest size a census record holds (40 bits) loads; one byte more does not.
+    let max = ok.replace("[8192,20,2,1,3]", "[8192,1099511627775,2,1,3]");
+    let h = load_bytes(dir.path(), "forged.json", &forged(&max)).unwrap();
+    assert_eq!(h.size(), 10 + 1_099_511_627_775);
+    let over = ok.replace("[8192,20,2,1,3]", "[8192,1099511627776,2,1,3]");
+    let err = load_bytes(dir.path(), "forged.json", &forged(&over)).unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("an object of 1099511627776 bytes is not possible"));
+}

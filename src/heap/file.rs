@@ -29,7 +29,7 @@ use serde_json::value::RawValue;
 use super::meta::{Frame, KindInfo, Meta};
 use super::object::Obj;
 use super::{By, Heap};
-use crate::census::guard;
+use crate::census::{guard, registry};
 use crate::export::atomic;
 use crate::{Error, Result};
 
@@ -326,6 +326,15 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
             "object fields are {:?}, expected {:?}",
             body.object_fields, OBJECT_FIELDS
         )));
+    }
+    // Figures that no census records: sizes past a record's 40 bits, or a total that
+    // overflows the tables' arithmetic.
+    let mut total: u64 = 0;
+    for &(_, size, _, _, _) in &body.objects {
+        total = total
+            .checked_add(size as u64)
+            .filter(|&t| size <= registry::MAX_SIZE && t <= i64::MAX as u64)
+            .ok_or_else(|| corrupt(format!("an object of {size} bytes is not possible")))?;
     }
     let meta = Meta {
         kinds: body
