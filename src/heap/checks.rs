@@ -202,3 +202,27 @@ macro_rules! assert_memory_limit {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+    use crate::export::folded_tests::sample_heap;
+
+    #[test]
+    fn failure_tables_list_call_sites_when_known() {
+        let t = table(&sample_heap());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Partition of a set of 5 objects. Total size = 1136 bytes."
+        );
+        let at = lines.iter().position(|l| *l == "By call site:").unwrap();
+        assert_eq!(
+            &lines[at + 1..],
+            [
+                "     1 objects      1000 bytes  src/main.rs:31 demo::cache",
+                "     2 objects       128 bytes  src/main.rs:20 demo::load",
+            ]
+        );
+    }
+}
