@@ -46,6 +46,56 @@ pub enum Error {
     },
     /// An option or argument heapy does not understand.
     Usage(String),
+    /// A file given to [`Heap::load`](crate::Heap::load) is not a heapy snapshot (not JSON,
+    /// or JSON of another kind).
+    NotASnapshot {
+        /// The file.
+        path: PathBuf,
+        /// What it looks like instead.
+        problem: String,
+    },
+    /// A heapy snapshot that ends before its end (a copy or a write cut short).
+    Truncated {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A heapy snapshot whose contents were damaged (its checksum does not match, or its
+    /// body does not read as a snapshot).
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A heapy snapshot written by a newer heapy, in a format version this build cannot read.
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The file's format version.
+        version: u64,
+        /// The newest version this build reads.
+        supported: u64,
+    },
+    /// [`assert_no_leaks!`](crate::assert_no_leaks) or [`check_no_leaks`](crate::check_no_leaks):
+    /// objects allocated in the scope are still live after it.
+    Leaked {
+        /// How many objects are left.
+        count: usize,
+        /// Their bytes.
+        size: usize,
+        /// The table of the objects left (by kind, and by call site when sites are known).
+        table: String,
+    },
+    /// [`assert_memory_limit!`](crate::assert_memory_limit) or
+    /// [`check_memory_limit`](crate::check_memory_limit): the scope's peak went over the limit.
+    OverLimit {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The scope's peak live bytes.
+        peak: u64,
+        /// The table of the scope's objects still live at its end.
+        table: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -66,6 +116,37 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Format { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Usage(msg) => f.write_str(msg),
+            Error::NotASnapshot { path, problem } => {
+                write!(f, "{}: not a heapy snapshot ({problem})", path.display())
+            }
+            Error::Truncated { path } => write!(
+                f,
+                "{}: truncated heapy snapshot (the file ends before its end)",
+                path.display()
+            ),
+            Error::Corrupt { path, problem } => {
+                write!(f, "{}: corrupt heapy snapshot ({problem})", path.display())
+            }
+            Error::UnsupportedVersion {
+                path,
+                version,
+                supported,
+            } => write!(
+                f,
+                "{}: heapy snapshot format version {version} is newer than this heapy reads \
+                 (up to {supported}); upgrade heapy",
+                path.display()
+            ),
+            Error::Leaked { count, size, table } => write!(
+                f,
+                "{count} objects ({size} bytes) allocated in the scope are still live:\n{table}"
+            ),
+            Error::OverLimit { limit, peak, table } => write!(
+                f,
+                "the scope's peak was {peak} bytes, over the limit of {limit} bytes \
+                 ({} bytes over); objects of the scope still live at its end:\n{table}",
+                peak.saturating_sub(*limit)
+            ),
         }
     }
 }

@@ -24,12 +24,29 @@
 //!   thread-scoped reference point ([`Mark`]), [`Hpy::stats`] the counters ([`Stats`]).
 //! * [`Heap`] prints as guppy's partition table and drills down: [`Heap::bykind`],
 //!   [`Heap::byid`], [`Heap::bysize`], [`Heap::bythread`], [`Heap::row`], [`Heap::theone`].
+//! * Reference points: [`Hpy::setrelheap`] (process-wide, guppy's), [`Hpy::mark`] (this
+//!   thread; [`Mark::peak_bytes`], [`Mark::heap_all_threads`], [`Mark::enter`]).
+//! * [`Heap::diff`] gives guppy's A-B table ([`Diff`]); `&a - &b`, `&a & &b`, `&a | &b`,
+//!   `&a ^ &b` are set algebra by object identity.
+//! * [`assert_no_leaks!`] and [`assert_memory_limit!`] (and [`check_no_leaks`],
+//!   [`check_memory_limit`]) prove memory behaviour in tests.
+//! * [`Heap::dump`] and [`Heap::load`]: snapshot files (versioned JSON with a checksum),
+//!   read by the `heapy view`, `heapy diff` and `heapy flame` commands.
 //!
 //! ## Tests that run in parallel
 //!
 //! cargo runs tests on several threads of one process. A [`Mark`] only sees what its own
 //! thread allocated after it, so a test that asserts on `mark.heap()` is exact whatever the
-//! other tests do.
+//! other tests do. Threads spawned inside a marked scope are not in the mark unless they
+//! call [`Mark::enter`].
+//!
+//! ```
+//! #[global_allocator]
+//! static CENSUS: heapy::Census = heapy::Census::new();
+//!
+//! heapy::assert_no_leaks!(|| drop(vec![0u8; 100]));
+//! heapy::assert_memory_limit!(1 << 20, || vec![0u8; 1000].len());
+//! ```
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]
 
@@ -47,7 +64,9 @@ pub use error::{Error, Result};
 pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};
 pub use graph::{Cycles, Paths, Retained};
-pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
+pub use heap::{
+    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object,
+};
 pub use profile::{LineProfile, LineRow, Recorder};
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.

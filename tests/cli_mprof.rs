@@ -257,7 +257,7 @@ fn flame_draws_folded_stacks_and_refuses_bad_input() {
     let o = heapy(d, &["flame", "snap.json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("snap.json: this build of heapy reads folded stacks"),
+        stderr(&o).contains("snap.json: not a heapy snapshot (its format is 'heapy')"),
         "{}",
         stderr(&o)
     );

@@ -43,7 +43,6 @@ pub(crate) fn thread_watermark() -> u64 {
 
 /// For every registered thread, a serial its later allocations will reach or pass (for
 /// process-wide reference points); index 0 and unknown threads get the global counter.
-#[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
 pub(crate) fn watermarks() -> Vec<u64> {
     let global = SERIAL.load(Ordering::Relaxed);
     (0..threads::count())

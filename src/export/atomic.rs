@@ -2,17 +2,24 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Error, Result};
 
-/// A temporary path beside `path`, ending in `.ext`.
+/// Temporary files made by this process so far: with the pid, a name no other dump, plot or
+/// flame graph being written at the same moment uses. Relaxed: it only hands out numbers.
+static TEMPS: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary path beside `path`, ending in `.ext`, unique in the process and across
+/// processes (pid and counter).
 fn temp_beside(path: &Path, ext: &str) -> Result<PathBuf> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
-    tmp_name.push(format!(".heapy-tmp-{}.{ext}", std::process::id()));
+    let n = TEMPS.fetch_add(1, Ordering::Relaxed);
+    tmp_name.push(format!(".heapy-tmp-{}-{n}.{ext}", std::process::id()));
     Ok(path.with_file_name(tmp_name))
 }
 

@@ -1,7 +1,7 @@
 //! Files for other tools: mprof `.dat` timelines and their plots, folded stacks and flame
 //! graphs, DHAT's JSON, pprof profiles.
 
-mod atomic;
+pub(crate) mod atomic;
 mod dhat;
 #[cfg(feature = "flame")]
 mod flame;
@@ -15,3 +15,6 @@ mod pprof;
 #[cfg(feature = "flame")]
 pub use flame::flamegraph;
 pub use mprof::{Func, Sample, Timeline};
+
+#[cfg(test)]
+pub(crate) use folded::tests as folded_tests;

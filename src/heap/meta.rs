@@ -82,7 +82,6 @@ impl Meta {
     }
 
     /// The union of two tables (ids from one process mean the same thing in both).
-    #[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
     pub(crate) fn merged(&self, other: &Meta) -> Meta {
         let mut m = self.clone();
         for (k, v) in &other.kinds {

@@ -1,6 +1,11 @@
 //! `Heap`: an identity set of object records, and its views and tables.
 
+mod algebra;
+mod checks;
 mod classes;
+mod diff;
+mod file;
+mod mark;
 mod meta;
 mod object;
 mod partition;
@@ -12,12 +17,15 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+pub use checks::{check_memory_limit, check_no_leaks};
+pub use diff::{Diff, DiffRow};
+pub use mark::{Mark, MarkGuard};
 pub(crate) use meta::Meta;
 #[allow(unused_imports)] // used by the export layer and its tests
 pub(crate) use meta::{Frame, KindInfo};
 pub(crate) use object::Obj;
 pub use object::Object;
-pub use snapshot::{hpy, Hpy, Mark};
+pub use snapshot::{hpy, Hpy};
 pub use view::By;
 
 use crate::census::guard;

@@ -1,6 +1,8 @@
 //! Taking snapshots: `hpy()`, `Hpy` and thread-scoped marks.
 
-use super::{Heap, Obj};
+use super::{Heap, Mark, Obj};
+use std::sync::{Arc, Mutex};
+
 use crate::census::{self, guard, record, registry, Stats};
 
 /// The entry point, as in guppy's `from guppy import hpy; h = hpy()`.
@@ -34,6 +36,18 @@ pub struct Hpy {
     _private: (),
 }
 
+/// The process-wide reference point: for each thread index, the first serial it shows.
+static RELHEAP: Mutex<Option<Arc<Vec<u64>>>> = Mutex::new(None);
+
+fn relheap_cell() -> std::sync::MutexGuard<'static, Option<Arc<Vec<u64>>>> {
+    // A panic while the lock was held cannot leave the Option half-written.
+    RELHEAP.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn relheap() -> Option<Arc<Vec<u64>>> {
+    relheap_cell().clone()
+}
+
 /// Copies the live records that pass `keep` out of the registry.
 pub(crate) fn take(mut keep: impl FnMut(&Obj) -> bool) -> Heap {
     let objs = guard::internal(|| {
@@ -65,8 +79,57 @@ impl Hpy {
     /// let h = heapy::hpy().heap();
     /// assert!(h.objects().any(|o| o.address() == v.as_ptr() as usize && o.size() == 100));
     /// ```
+    ///
+    /// After [`Hpy::setrelheap`], only the objects allocated after that reference point.
     pub fn heap(&self) -> Heap {
-        take(|_| true)
+        let rel = relheap();
+        take(|o| {
+            rel.as_ref()
+                .is_none_or(|wm| o.serial >= wm.get(o.thread as usize).copied().unwrap_or(0))
+        })
+    }
+
+    /// Sets a process-wide reference point (guppy's `setrelheap`): later [`Hpy::heap`] calls
+    /// show only objects allocated after it, by any thread. One reference point exists per
+    /// process; setting it again moves it, [`Hpy::clear_relheap`] removes it. For a reference
+    /// point that other threads cannot disturb (tests running in parallel), use
+    /// [`Hpy::mark`].
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let hp = heapy::hpy();
+    /// let old = vec![0u8; 100];
+    /// hp.setrelheap();
+    /// let new = vec![0u8; 200];
+    /// let h = hp.heap();
+    /// assert!(h.objects().any(|o| o.address() == new.as_ptr() as usize));
+    /// assert!(!h.objects().any(|o| o.address() == old.as_ptr() as usize));
+    /// hp.clear_relheap();
+    /// assert!(hp.heap().objects().any(|o| o.address() == old.as_ptr() as usize));
+    /// # drop((old, new));
+    /// ```
+    pub fn setrelheap(&self) {
+        let wm = guard::internal(|| Arc::new(record::watermarks()));
+        *relheap_cell() = Some(wm);
+    }
+
+    /// Removes the reference point of [`Hpy::setrelheap`]: [`Hpy::heap`] shows every live
+    /// object again.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let hp = heapy::hpy();
+    /// let v = vec![1u8; 10];
+    /// hp.setrelheap();
+    /// hp.clear_relheap();
+    /// assert!(hp.heap().objects().any(|o| o.address() == v.as_ptr() as usize));
+    /// # drop(v);
+    /// ```
+    pub fn clear_relheap(&self) {
+        let old = relheap_cell().take();
+        guard::internal(|| drop(old));
     }
 
     /// A reference point on the calling thread: [`Mark::heap`] is what this thread
@@ -81,10 +144,7 @@ impl Hpy {
     /// # drop(s);
     /// ```
     pub fn mark(&self) -> Mark {
-        Mark {
-            thread: record::current_thread(),
-            serial: record::thread_watermark(),
-        }
+        Mark::new()
     }
 
     /// The census counters now.
@@ -112,41 +172,5 @@ impl Hpy {
     /// ```
     pub fn reset_peak(&self) {
         census::reset_peak();
-    }
-}
-
-/// A thread-scoped reference point, from [`Hpy::mark`].
-///
-/// ```
-/// #[global_allocator]
-/// static CENSUS: heapy::Census = heapy::Census::new();
-///
-/// let mark = heapy::hpy().mark();
-/// let kept = vec![1u64; 4];
-/// drop(vec![0u8; 64]); // freed again: not in the heap
-/// let h = mark.heap();
-/// assert_eq!((h.count(), h.size()), (1, 32));
-/// # drop(kept);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mark {
-    thread: u16,
-    serial: u64,
-}
-
-impl Mark {
-    /// The live objects the marking thread allocated since the mark.
-    ///
-    /// ```
-    /// # #[global_allocator]
-    /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// let mark = heapy::hpy().mark();
-    /// let other = std::thread::spawn(|| vec![0u8; 10]).join().unwrap();
-    /// assert!(mark.heap().is_empty()); // another thread allocated it
-    /// # drop(other);
-    /// ```
-    pub fn heap(&self) -> Heap {
-        let (t, s) = (self.thread, self.serial);
-        take(|o| o.thread == t && o.serial >= s)
     }
 }

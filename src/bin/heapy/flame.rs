@@ -18,8 +18,8 @@ pub(crate) struct FlameArgs {
     title: Option<String>,
 }
 
-/// Reads `path` as folded stacks. The one place that knows the input formats: a snapshot
-/// format (JSON) is read here too once the library can load one.
+/// Reads `path` as folded stacks, or as a heapy snapshot (JSON, read with `Heap::load`)
+/// folded by `Heap::folded`. The one place that knows the input formats.
 fn load_folded(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -30,12 +30,7 @@ fn load_folded(path: &Path) -> Result<String> {
         problem: "not folded stacks or a heapy snapshot (not text)".into(),
     })?;
     if text.trim_start().starts_with('{') {
-        return Err(Error::Format {
-            path: path.to_path_buf(),
-            problem: "this build of heapy reads folded stacks (`Heap::folded()`); \
-                      snapshot files need `Heap::load`"
-                .into(),
-        });
+        return Ok(heapy::Heap::load(path)?.folded());
     }
     Ok(text)
 }

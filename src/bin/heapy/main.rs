@@ -3,16 +3,18 @@
 //! Each subcommand lives in a file of its own; adding one is a variant in [`Command`] and a
 //! line in [`run`].
 
+mod diff;
 mod flame;
 mod mprof;
 mod mprof_files;
 mod mprof_plot;
 mod mprof_run;
 mod proc;
+mod view;
 
 use clap::{Parser, Subcommand};
 
-/// A heap census for Rust: timelines, plots and flame graphs of a program's memory.
+/// A heap census for Rust: snapshots, diffs, timelines, plots and flame graphs of a program's memory.
 #[derive(Parser, Debug)]
 #[command(name = "heapy", version, about)]
 struct Cli {
@@ -27,12 +29,18 @@ enum Command {
     Mprof(mprof::Mprof),
     /// Draw a heap flame graph (SVG) of live bytes by allocation stack.
     Flame(flame::FlameArgs),
+    /// Print a snapshot file's table (guppy's partition), as `Heap::dump` wrote it.
+    View(view::ViewArgs),
+    /// Print guppy's difference table (A-B) of two snapshot files.
+    Diff(diff::DiffArgs),
 }
 
 fn run(cli: Cli) -> heapy::Result<i32> {
     match cli.command {
         Command::Mprof(m) => mprof::run(m),
         Command::Flame(f) => flame::run(f).map(|()| 0),
+        Command::View(v) => view::run(v).map(|()| 0),
+        Command::Diff(d) => diff::run(d).map(|()| 0),
     }
 }
 

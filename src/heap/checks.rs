@@ -1,0 +1,228 @@
+//! Assertions for tests: no leaks over a closure, and a memory limit over a closure.
+//!
+//! Both run the closure under a thread-scoped [`Mark`], so tests that cargo runs in parallel
+//! threads do not disturb each other. Threads the closure spawns are not in the mark unless
+//! they call [`Mark::enter`] (see [`Mark`]); for such work, make the mark yourself and use
+//! [`Mark::check_no_leaks`] and [`Mark::check_memory_limit`].
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::{Heap, Mark};
+use crate::census::guard;
+use crate::{Error, Result};
+
+/// The table of `h` for a failure message: by kind, then by call site when sites are known.
+fn table(h: &Heap) -> String {
+    guard::internal(|| {
+        let mut out = h.bykind().to_string();
+        let meta = h.meta();
+        let mut sites: HashMap<&str, (usize, usize)> = HashMap::new();
+        for o in h.objs() {
+            if let Some(site) = meta.kinds.get(&o.ctx).and_then(|k| k.site.as_deref()) {
+                let e = sites.entry(site).or_default();
+                e.0 += 1;
+                e.1 += o.size;
+            }
+        }
+        if !sites.is_empty() {
+            let mut sites: Vec<_> = sites.into_iter().collect();
+            sites.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
+            let _ = writeln!(out, "By call site:");
+            for (site, (count, size)) in sites.iter().take(10) {
+                let _ = writeln!(out, "{count:6} objects {size:9} bytes  {site}");
+            }
+        }
+        out
+    })
+}
+
+impl Mark {
+    /// Checks that nothing allocated in the mark (by its thread, and by threads that
+    /// [entered](Mark::enter) it) is still live; otherwise [`Error::Leaked`] with the table.
+    /// The form of [`check_no_leaks`] for work that spawns threads.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let m = mark.clone();
+    /// let kept = std::thread::spawn(move || {
+    ///     let _in = m.enter();
+    ///     heapy::with_kind("Worker", || vec![0u8; 10])
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// let err = mark.check_no_leaks().unwrap_err();
+    /// assert!(err.to_string().contains("Worker"));
+    /// drop(kept);
+    /// assert!(mark.check_no_leaks().is_ok());
+    /// ```
+    pub fn check_no_leaks(&self) -> Result<()> {
+        let left = self.heap();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Leaked {
+                count: left.count(),
+                size: left.size(),
+                table: table(&left),
+            })
+        }
+    }
+
+    /// Checks that the mark's [peak](Mark::peak_bytes) stayed within `limit_bytes`;
+    /// otherwise [`Error::OverLimit`] with the peak and the table of the mark's live objects.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// drop(vec![0u8; 2048]);
+    /// assert!(mark.check_memory_limit(2048).is_ok());
+    /// assert!(mark.check_memory_limit(2047).is_err());
+    /// ```
+    pub fn check_memory_limit(&self, limit_bytes: u64) -> Result<()> {
+        let peak = self.peak_bytes();
+        if peak <= limit_bytes {
+            Ok(())
+        } else {
+            Err(Error::OverLimit {
+                limit: limit_bytes,
+                peak,
+                table: table(&self.heap()),
+            })
+        }
+    }
+}
+
+/// Runs `scope` and checks that everything it allocated on this thread is freed by the time
+/// it returns (its return value is dropped first); otherwise [`Error::Leaked`] with the
+/// table of the objects left. The non-panicking form of [`assert_no_leaks!`](crate::assert_no_leaks).
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// assert!(heapy::check_no_leaks(|| vec![0u8; 64].len()).is_ok());
+///
+/// let mut cache = Vec::new();
+/// let err = heapy::check_no_leaks(|| heapy::with_kind("Entry", || cache.push(vec![0u8; 32])))
+///     .unwrap_err();
+/// assert!(matches!(err, heapy::Error::Leaked { .. }));
+/// assert!(err.to_string().contains("Entry"));
+/// ```
+pub fn check_no_leaks<R>(scope: impl FnOnce() -> R) -> Result<()> {
+    let mark = Mark::new();
+    drop(scope());
+    mark.check_no_leaks()
+}
+
+/// Runs `scope` and checks that this thread's live bytes never rose more than
+/// `limit_bytes` above where they were when it began (its peak, as pytest-memray's
+/// `limit_memory` measures it); otherwise [`Error::OverLimit`] with the peak and the table
+/// of the scope's objects still live at its end (its return value included). The
+/// non-panicking form of [`assert_memory_limit!`](crate::assert_memory_limit).
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// assert!(heapy::check_memory_limit(1024, || drop(vec![0u8; 1000])).is_ok());
+/// let err = heapy::check_memory_limit(1024, || drop(vec![0u8; 1025])).unwrap_err();
+/// assert!(matches!(err, heapy::Error::OverLimit { limit: 1024, peak: 1025, .. }));
+/// ```
+pub fn check_memory_limit<R>(limit_bytes: u64, scope: impl FnOnce() -> R) -> Result<()> {
+    let mark = Mark::new();
+    let r = scope();
+    let result = mark.check_memory_limit(limit_bytes);
+    drop(r);
+    result
+}
+
+/// Asserts that a closure frees everything it allocates: runs it under a thread-scoped
+/// mark, drops its result, and panics with the table of the objects left (their kinds, and
+/// call sites when known) if any survive. Exact while other tests run in parallel threads;
+/// threads the closure spawns count only if they [enter](crate::Mark::enter) the mark.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// heapy::assert_no_leaks!(|| {
+///     let v: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+///     assert_eq!(v.len(), 10);
+/// });
+///
+/// let failed = std::panic::catch_unwind(|| {
+///     heapy::assert_no_leaks!(|| {
+///         std::mem::forget(heapy::with_kind("Forgotten", || Box::new([0u8; 48])));
+///     })
+/// });
+/// let msg = *failed.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.contains("1 objects (48 bytes) allocated in the scope are still live"));
+/// assert!(msg.contains("Forgotten"));
+/// ```
+#[macro_export]
+macro_rules! assert_no_leaks {
+    ($scope:expr $(,)?) => {
+        if let ::core::result::Result::Err(e) = $crate::check_no_leaks($scope) {
+            ::core::panic!("assert_no_leaks! failed: {}", e);
+        }
+    };
+}
+
+/// Asserts that a closure's peak memory stays within `limit_bytes` (like pytest-memray's
+/// `limit_memory`): the highest this thread's live bytes rose above where they were when
+/// the closure began. Panics with the peak, the limit and the table of the scope's objects
+/// still live at its end.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// heapy::assert_memory_limit!(4096, || {
+///     for _ in 0..100 {
+///         drop(vec![0u8; 4000]); // one at a time: the peak is 4000
+///     }
+/// });
+///
+/// let failed = std::panic::catch_unwind(|| {
+///     heapy::assert_memory_limit!(4096, || vec![vec![0u8; 4000], vec![0u8; 4000]]);
+/// });
+/// let msg = *failed.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.contains("peak was 8048 bytes, over the limit of 4096 bytes"));
+/// ```
+#[macro_export]
+macro_rules! assert_memory_limit {
+    ($limit_bytes:expr, $scope:expr $(,)?) => {
+        if let ::core::result::Result::Err(e) = $crate::check_memory_limit($limit_bytes, $scope) {
+            ::core::panic!("assert_memory_limit! failed: {}", e);
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+    use crate::export::folded_tests::sample_heap;
+
+    #[test]
+    fn failure_tables_list_call_sites_when_known() {
+        let t = table(&sample_heap());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Partition of a set of 5 objects. Total size = 1136 bytes."
+        );
+        let at = lines.iter().position(|l| *l == "By call site:").unwrap();
+        assert_eq!(
+            &lines[at + 1..],
+            [
+                "     1 objects      1000 bytes  src/main.rs:31 demo::cache",
+                "     2 objects       128 bytes  src/main.rs:20 demo::load",
+            ]
+        );
+    }
+}

@@ -1,0 +1,409 @@
+//! Snapshot files: `Heap::dump` and `Heap::load`.
+//!
+//! A snapshot file is one JSON object, written without whitespace:
+//!
+//! ```text
+//! {"format":"heapy-snapshot","version":1,"checksum":"fnv1a64:<16 hex digits>",
+//!  "body_bytes":<length of the body>,"body":{
+//!   "view":"kind",                       the view the heap printed by
+//!   "sample_rate":null,                  mean bytes between samples, null if all recorded
+//!   "threads":[{"index":1,"label":"main"}, ...],
+//!   "kinds":[{"ctx":5,"kind":"Person","site":null,"frames":[
+//!             {"function":"demo::load","file":"src/main.rs","line":20}, ...]}, ...],
+//!   "object_fields":["address","size","serial","thread","ctx"],
+//!   "objects":[[140231,24,17,1,5], ...]}}
+//! ```
+//!
+//! The checksum is FNV-1a (64 bits) of the body's bytes exactly as they stand in the file,
+//! so a flipped bit anywhere in the body is caught; `body_bytes` tells a file cut short
+//! (shorter than it says) from one damaged in place (as long as it says). Version 1 is the only version so far; a
+//! reader refuses newer versions with [`Error::UnsupportedVersion`]. The file ends with the
+//! closing brace (no newline), so any cut-short copy is detected as truncated.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::meta::{Frame, KindInfo, Meta};
+use super::object::Obj;
+use super::{By, Heap};
+use crate::census::{guard, registry};
+use crate::export::atomic;
+use crate::{Error, Result};
+
+/// The `format` field of every snapshot file.
+const FORMAT: &str = "heapy-snapshot";
+/// The newest (and so far only) version this build writes and reads.
+const VERSION: u64 = 1;
+/// How every file heapy writes begins.
+const MAGIC: &str = "{\"format\":\"heapy-snapshot\"";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    view: String,
+    sample_rate: Option<u64>,
+    threads: Vec<ThreadEntry>,
+    kinds: Vec<KindEntry>,
+    object_fields: Vec<String>,
+    objects: Vec<(usize, usize, u64, u16, u32)>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThreadEntry {
+    index: u16,
+    label: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindEntry {
+    ctx: u32,
+    kind: String,
+    site: Option<String>,
+    frames: Vec<FrameEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameEntry {
+    function: String,
+    file: Option<String>,
+    line: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    format: Option<String>,
+    version: Option<u64>,
+    checksum: Option<String>,
+    body_bytes: Option<usize>,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
+}
+
+const OBJECT_FIELDS: [&str; 5] = ["address", "size", "serial", "thread", "ctx"];
+
+/// FNV-1a, 64 bits.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn checksum_text(body: &[u8]) -> String {
+    format!("fnv1a64:{:016x}", fnv1a64(body))
+}
+
+impl Heap {
+    /// The file's bytes.
+    fn snapshot_bytes(&self) -> Result<Vec<u8>> {
+        let mut threads: Vec<ThreadEntry> = self
+            .meta
+            .threads
+            .iter()
+            .map(|(&index, label)| ThreadEntry {
+                index,
+                label: label.clone(),
+            })
+            .collect();
+        threads.sort_by_key(|t| t.index);
+        let mut kinds: Vec<KindEntry> = self
+            .meta
+            .kinds
+            .iter()
+            .map(|(&ctx, k)| KindEntry {
+                ctx,
+                kind: k.kind.clone(),
+                site: k.site.clone(),
+                frames: k
+                    .frames
+                    .iter()
+                    .map(|f| FrameEntry {
+                        function: f.function.clone(),
+                        file: f.file.clone(),
+                        line: f.line,
+                    })
+                    .collect(),
+            })
+            .collect();
+        kinds.sort_by_key(|k| k.ctx);
+        let view = match self.by {
+            // Graph views need a pointer scan of this process: a file keeps the kind view.
+            By::Rcs | By::Via => By::Kind,
+            by => by,
+        };
+        let body = Body {
+            view: view.name().to_string(),
+            sample_rate: self.meta.sample_rate,
+            threads,
+            kinds,
+            object_fields: OBJECT_FIELDS.iter().map(|s| s.to_string()).collect(),
+            objects: self
+                .objs
+                .iter()
+                .map(|o| (o.addr, o.size, o.serial, o.thread, o.ctx))
+                .collect(),
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Error::Usage(format!("cannot encode the snapshot: {e}")))?;
+        let head = format!(
+            "{MAGIC},\"version\":{VERSION},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":",
+            checksum_text(&body),
+            body.len()
+        );
+        let mut out = Vec::with_capacity(head.len() + body.len() + 1);
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(&body);
+        out.push(b'}');
+        Ok(out)
+    }
+
+    /// Writes the heap to `path` as a snapshot file (versioned JSON with a checksum; see
+    /// [`Heap::load`]). The objects, their kinds, call sites and stacks, the thread names and
+    /// the view go in, so a snapshot taken on a server or in CI can be studied later with the
+    /// same views, diffs and algebra. The file is written beside `path` under a unique
+    /// temporary name and renamed over it: a failed dump never leaves half a file, and never
+    /// harms a file already at `path`.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let v = heapy::with_kind("Person", || vec![0u8; 100]);
+    /// let h = mark.heap();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("snap.json");
+    /// h.dump(&path).unwrap();
+    /// let back = heapy::Heap::load(&path).unwrap();
+    /// assert_eq!(back.to_string(), h.to_string());
+    /// # drop(v);
+    /// ```
+    pub fn dump(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        guard::internal(|| {
+            let bytes = self.snapshot_bytes()?;
+            atomic::write(path, &bytes)
+        })
+    }
+
+    /// Reads a snapshot file written by [`Heap::dump`]. The heap prints and answers exactly
+    /// as the one dumped (same objects, kinds, sites, threads and view).
+    ///
+    /// Errors name the problem: [`Error::Io`] (with the path) when the file cannot be read,
+    /// [`Error::NotASnapshot`] for anything that is not a heapy snapshot,
+    /// [`Error::Truncated`] for a file cut short, [`Error::Corrupt`] when the checksum or
+    /// the contents do not hold, [`Error::UnsupportedVersion`] for a file from a newer
+    /// heapy. No input makes it panic.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("other.json");
+    /// std::fs::write(&path, r#"{"name":"not a snapshot"}"#).unwrap();
+    /// let err = heapy::Heap::load(&path).unwrap_err();
+    /// assert!(matches!(err, heapy::Error::NotASnapshot { .. }));
+    /// assert!(err.to_string().contains("not a heapy snapshot"));
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Heap> {
+        let path = path.as_ref();
+        guard::internal(|| {
+            let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            parse(path, &bytes)
+        })
+    }
+}
+
+/// The file length a heapy header states: the end of `"body":` plus `body_bytes` plus the
+/// closing brace; `None` if the header is not whole or not as heapy writes it.
+fn stated_length(bytes: &[u8]) -> Option<usize> {
+    let head = &bytes[..bytes.len().min(256)];
+    let find = |pat: &[u8], from: usize| {
+        head.get(from..)?
+            .windows(pat.len())
+            .position(|w| w == pat)
+            .map(|i| from + i + pat.len())
+    };
+    let at = find(b"\"body_bytes\":", 0)?;
+    let digits = head[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let n: usize = std::str::from_utf8(&head[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()?;
+    let body_at = find(b",\"body\":", at + digits)?;
+    if body_at != at + digits + b",\"body\":".len() {
+        return None;
+    }
+    body_at.checked_add(n)?.checked_add(1)
+}
+
+/// Reads snapshot `bytes` (`path` names errors).
+fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
+    let not = |problem: &str| Error::NotASnapshot {
+        path: path.to_path_buf(),
+        problem: problem.to_string(),
+    };
+    let corrupt = |problem: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    if bytes.is_empty() {
+        return Err(not("the file is empty"));
+    }
+    let magic = MAGIC.as_bytes();
+    let ours = bytes.starts_with(magic);
+    let env: Envelope = match serde_json::from_slice(bytes) {
+        Ok(env) => env,
+        Err(e) if e.is_eof() && magic.starts_with(bytes) => {
+            return Err(Error::Truncated {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) if e.is_eof() && ours => {
+            // Cut short, or damaged so that the JSON runs on to the end? The header says
+            // how long the file is (if the header itself is whole).
+            return Err(match stated_length(bytes) {
+                Some(n) if bytes.len() >= n => corrupt(format!("unreadable JSON: {e}")),
+                _ => Error::Truncated {
+                    path: path.to_path_buf(),
+                },
+            });
+        }
+        Err(e) if ours => return Err(corrupt(format!("unreadable JSON: {e}"))),
+        Err(e) if e.is_data() => return Err(not("JSON, but not an object with heapy's fields")),
+        Err(_) => return Err(not("not JSON")),
+    };
+    match env.format.as_deref() {
+        Some(FORMAT) => {}
+        Some(other) => return Err(not(&format!("its format is '{other}'"))),
+        None => return Err(not("JSON without heapy's \"format\" field")),
+    }
+    let version = env
+        .version
+        .ok_or_else(|| corrupt("no format version".into()))?;
+    if version > VERSION {
+        return Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            version,
+            supported: VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(corrupt("format version 0 does not exist".into()));
+    }
+    let body = env.body.ok_or_else(|| corrupt("no body".into()))?;
+    let length = env
+        .body_bytes
+        .ok_or_else(|| corrupt("no body length".into()))?;
+    if length != body.get().len() {
+        return Err(corrupt(format!(
+            "the body is {} bytes, the header says {length}",
+            body.get().len()
+        )));
+    }
+    let stated = env.checksum.ok_or_else(|| corrupt("no checksum".into()))?;
+    let actual = checksum_text(body.get().as_bytes());
+    if stated != actual {
+        return Err(corrupt(format!(
+            "checksum mismatch: the file says {stated}, its contents give {actual}"
+        )));
+    }
+    let body: Body = serde_json::from_str(body.get())
+        .map_err(|e| corrupt(format!("the body does not read as a snapshot: {e}")))?;
+    if body.object_fields != OBJECT_FIELDS {
+        return Err(corrupt(format!(
+            "object fields are {:?}, expected {:?}",
+            body.object_fields, OBJECT_FIELDS
+        )));
+    }
+    // Figures that no census records: sizes past a record's 40 bits, or a total that
+    // overflows the tables' arithmetic.
+    let mut total: u64 = 0;
+    for &(_, size, _, _, _) in &body.objects {
+        total = total
+            .checked_add(size as u64)
+            .filter(|&t| size <= registry::MAX_SIZE && t <= i64::MAX as u64)
+            .ok_or_else(|| corrupt(format!("an object of {size} bytes is not possible")))?;
+    }
+    let meta = Meta {
+        kinds: body
+            .kinds
+            .into_iter()
+            .map(|k| {
+                (
+                    k.ctx,
+                    KindInfo {
+                        kind: k.kind,
+                        site: k.site,
+                        frames: k
+                            .frames
+                            .into_iter()
+                            .map(|f| Frame {
+                                function: f.function,
+                                file: f.file,
+                                line: f.line,
+                            })
+                            .collect(),
+                    },
+                )
+            })
+            .collect(),
+        threads: body
+            .threads
+            .into_iter()
+            .map(|t| (t.index, t.label))
+            .collect(),
+        sample_rate: body.sample_rate,
+    };
+    let objs = body
+        .objects
+        .into_iter()
+        .map(|(addr, size, serial, thread, ctx)| Obj {
+            addr,
+            size,
+            serial,
+            thread,
+            ctx,
+        })
+        .collect();
+    let heap = Heap::from_parts(objs, Arc::new(meta));
+    let by = body.view.parse::<By>().unwrap_or(By::Kind);
+    Ok(match by {
+        By::Rcs | By::Via => heap,
+        by => heap.with_view(by),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_known_values() {
+        // Reference values of FNV-1a 64.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn sites_and_frames_survive_the_file() {
+        let h = crate::export::folded_tests::sample_heap();
+        let bytes = h.snapshot_bytes().unwrap();
+        let back = parse(Path::new("x.json"), &bytes).unwrap();
+        assert_eq!(*back.meta, *h.meta);
+        assert_eq!(back.objs, h.objs);
+        assert_eq!(back.folded(), h.folded());
+    }
+}

@@ -1,0 +1,248 @@
+//! Thread-scoped reference points: `Mark`, and `MarkGuard` to carry one into other threads.
+//!
+//! A mark remembers the calling thread's index and a serial that every later allocation of
+//! that thread reaches or passes (serials rise in allocation order on each thread). Its heap
+//! is then the live objects of that thread with a serial at or past the mark: whatever other
+//! threads allocate or free, the figure is exact.
+//!
+//! Threads spawned inside a marked scope are *not* in the mark by default: the mark cannot
+//! tell a helper thread of the code under test from a test running in parallel. A thread
+//! joins the mark by calling [`Mark::enter`] on itself; from then until the returned
+//! [`MarkGuard`] drops, its allocations belong to the mark too.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use super::snapshot::take;
+use super::Heap;
+use crate::census::{guard, peak, record};
+
+/// A span of one thread's allocations that belongs to a mark.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    thread: u16,
+    from: u64,
+    /// The first serial after the span (`None` while the thread is still inside it).
+    until: Option<u64>,
+}
+
+impl Span {
+    fn holds(&self, thread: u16, serial: u64) -> bool {
+        thread == self.thread && serial >= self.from && self.until.is_none_or(|u| serial < u)
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    peak: Arc<peak::Watch>,
+    /// Threads that entered the mark with [`Mark::enter`].
+    entered: Mutex<Vec<Span>>,
+    /// Every thread's next serial when the mark was made (for `heap_all_threads`).
+    watermarks: Vec<u64>,
+}
+
+/// A thread-scoped reference point, from [`Hpy::mark`](crate::Hpy::mark).
+///
+/// [`Mark::heap`] is what the marking thread allocated since the mark and still holds,
+/// whatever other threads do, so assertions on it are exact while cargo runs other tests
+/// in parallel threads. Threads spawned in the scope are not included unless they call
+/// [`Mark::enter`] (see there). Clones of a mark are the same mark.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let mark = heapy::hpy().mark();
+/// let kept = vec![1u64; 4];
+/// drop(vec![0u8; 64]); // freed again: not in the heap
+/// let h = mark.heap();
+/// assert_eq!((h.count(), h.size()), (1, 32));
+/// assert_eq!(mark.peak_bytes(), 64 + 32);
+/// # drop(kept);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mark {
+    thread: u16,
+    serial: u64,
+    shared: Arc<Shared>,
+}
+
+impl Mark {
+    /// A mark on the calling thread, now.
+    pub(crate) fn new() -> Mark {
+        guard::internal(|| {
+            let peak = peak::watch();
+            Mark {
+                thread: record::current_thread(),
+                serial: record::thread_watermark(),
+                shared: Arc::new(Shared {
+                    peak,
+                    entered: Mutex::new(Vec::new()),
+                    watermarks: record::watermarks(),
+                }),
+            }
+        })
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        guard::internal(|| {
+            let mut spans = self
+                .shared
+                .entered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            spans.push(Span {
+                thread: self.thread,
+                from: self.serial,
+                until: None,
+            });
+            spans
+        })
+    }
+
+    /// The live objects the marking thread allocated since the mark (and those of threads
+    /// that [entered](Mark::enter) it, while they were inside).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let other = std::thread::spawn(|| vec![0u8; 10]).join().unwrap();
+    /// assert!(mark.heap().is_empty()); // another thread allocated it
+    /// # drop(other);
+    /// ```
+    pub fn heap(&self) -> Heap {
+        let spans = self.spans();
+        take(|o| spans.iter().any(|s| s.holds(o.thread, o.serial)))
+    }
+
+    /// The live objects that any thread allocated since the mark (each thread's position
+    /// was noted when the mark was made).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let mine = vec![0u8; 7];
+    /// let h = mark.heap_all_threads();
+    /// assert!(h.objects().any(|o| o.address() == mine.as_ptr() as usize));
+    /// # drop(mine);
+    /// ```
+    pub fn heap_all_threads(&self) -> Heap {
+        let wm = &self.shared.watermarks;
+        let (t, s) = (self.thread, self.serial);
+        take(|o| {
+            if o.thread == t {
+                o.serial >= s
+            } else {
+                // Threads that registered after the mark have no watermark: all theirs.
+                o.serial >= wm.get(o.thread as usize).copied().unwrap_or(0)
+            }
+        })
+    }
+
+    /// The highest live bytes of the marking thread since the mark: the peak of what it
+    /// allocated minus what it freed, above the figure at the mark (pytest-memray's
+    /// `limit_memory` measures the same). Counts the marking thread only, not threads that
+    /// entered the mark. 0 if the thread only freed.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let a = vec![0u8; 1000];
+    /// drop(a);
+    /// let b = vec![0u8; 10];
+    /// assert_eq!(mark.peak_bytes(), 1000);
+    /// # drop(b);
+    /// ```
+    pub fn peak_bytes(&self) -> u64 {
+        self.shared.peak.peak_bytes()
+    }
+
+    /// Brings the calling thread into the mark until the guard drops: what it allocates
+    /// meanwhile (and keeps) is in [`Mark::heap`]. This is how a mark follows work into the
+    /// threads it spawns; without it, spawned threads are not in the mark. On the marking
+    /// thread itself, entering changes nothing.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let m = mark.clone();
+    /// let v = std::thread::spawn(move || {
+    ///     let _in = m.enter();
+    ///     vec![0u8; 48]
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(mark.heap().size(), 48);
+    /// # drop(v);
+    /// ```
+    pub fn enter(&self) -> MarkGuard {
+        let thread = record::current_thread();
+        let from = record::thread_watermark();
+        let index = guard::internal(|| {
+            let mut e = self
+                .shared
+                .entered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            e.push(Span {
+                thread,
+                from,
+                until: None,
+            });
+            e.len() - 1
+        });
+        MarkGuard {
+            shared: self.shared.clone(),
+            index,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// The calling thread's membership in a [`Mark`], from [`Mark::enter`]; it ends when the
+/// guard drops (on the thread that entered).
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let mark = heapy::hpy().mark();
+/// let m = mark.clone();
+/// let (inside, after) = std::thread::spawn(move || {
+///     let g = m.enter();
+///     let inside = vec![0u8; 16];
+///     drop(g);
+///     let after = vec![0u8; 32]; // allocated after leaving: not in the mark
+///     (inside, after)
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(mark.heap().size(), 16);
+/// # drop((inside, after));
+/// ```
+#[derive(Debug)]
+#[must_use = "the thread leaves the mark when the guard drops"]
+pub struct MarkGuard {
+    shared: Arc<Shared>,
+    index: usize,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for MarkGuard {
+    fn drop(&mut self) {
+        let until = record::thread_watermark();
+        let mut e = self
+            .shared
+            .entered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = e.get_mut(self.index) {
+            s.until = Some(until);
+        }
+    }
+}

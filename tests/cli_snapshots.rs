@@ -1,0 +1,183 @@
+//! `heapy view`, `heapy diff` and `heapy flame` on snapshot files, with good and bad input:
+//! what they print, on which stream, and their exit codes. The snapshots are made by this
+//! test process (which uses heapy's Census) with `Heap::dump`.
+#![cfg(feature = "cli")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+#[global_allocator]
+static CENSUS: heapy::Census = heapy::Census::new();
+
+fn heapy(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heapy"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HEAPY_MPROF")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Two snapshots: old.json (2 Person of 100 bytes, 1 Cache of 4000) and new.json (plus
+/// three Person of 100 and one Log of 7). Returns their heaps.
+fn snapshots(d: &Path) -> (heapy::Heap, heapy::Heap, Vec<Vec<u8>>) {
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(16);
+    let mark = heapy::hpy().mark();
+    heapy::with_kind("Person", || held.extend([vec![0u8; 100], vec![0u8; 100]]));
+    heapy::with_kind("Cache", || held.push(vec![0u8; 4000]));
+    let old = mark.heap();
+    heapy::with_kind("Person", || {
+        for _ in 0..3 {
+            held.push(vec![1u8; 100]);
+        }
+    });
+    heapy::with_kind("Log", || held.push(vec![0u8; 7]));
+    let new = mark.heap();
+    old.dump(d.join("old.json")).unwrap();
+    new.dump(d.join("new.json")).unwrap();
+    (old, new, held)
+}
+
+#[test]
+fn view_prints_the_snapshots_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, new, held) = snapshots(d);
+    let o = heapy(d, &["view", "new.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Partition of a set of 7 objects. Total size = 4507 bytes.\n\
+         \x20Index  Count   %     Size   % Cumulative  % Kind (type / call site)\n\
+         \x20    0      1  14     4000  89      4000  89 Cache\n\
+         \x20    1      5  71      500  11      4500 100 Person\n\
+         \x20    2      1  14        7   0      4507 100 Log\n"
+    );
+    assert_eq!(stdout(&o), new.to_string());
+    for by in ["kind", "size", "thread", "id"] {
+        let o = heapy(d, &["view", "new.json", "--by", by, "--all"]);
+        assert!(o.status.success(), "{by}: {}", stderr(&o));
+        let view: heapy::By = by.parse().unwrap();
+        assert_eq!(stdout(&o), new.by(view).all().to_string(), "{by}");
+    }
+    drop(held);
+}
+
+#[test]
+fn diff_prints_guppys_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (old, new, held) = snapshots(d);
+    let o = heapy(d, &["diff", "new.json", "old.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Summary of difference operation (A-B).\n\
+         \x20       Count     Size\n\
+         \x20 A         7     4507\n\
+         \x20 B         3     4200\n\
+         \x20 A-B       4      307  =      7.31 % of B\n\
+         \n\
+         Differences by kind, largest absolute size diffs first.\n\
+         \x20Index  Count     Size  Cumulative  % of B Kind (type / call site)\n\
+         \x20    0      3      300       300      7.14 Person\n\
+         \x20    1      1        7       307      7.31 Log\n"
+    );
+    let o = heapy(d, &["diff", "new.json", "old.json", "--by", "size"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), new.bysize().diff(&old).to_string());
+    assert!(stdout(&o).contains(" Index  Count     Size  Cumulative  % of B Individual Size\n"));
+    drop(held);
+}
+
+#[test]
+fn flame_reads_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, _, held) = snapshots(d);
+    let o = heapy(d, &["flame", "new.json", "-o", "heap.svg"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(d.join("heap.svg")).unwrap();
+    assert!(svg.contains("Live heap: 4507 bytes (new.json)"));
+    assert!(svg.contains("<title>Cache (4,000 bytes, 88.75%)</title>"));
+    drop(held);
+}
+
+#[test]
+fn bad_files_and_options_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, _, held) = snapshots(d);
+    let good = std::fs::read(d.join("new.json")).unwrap();
+    std::fs::write(d.join("cut.json"), &good[..good.len() / 2]).unwrap();
+    let mut flipped = good.clone();
+    let last_digit = flipped.len() - 10;
+    flipped[last_digit] ^= 1;
+    std::fs::write(d.join("flip.json"), &flipped).unwrap();
+    std::fs::write(d.join("other.json"), "[1, 2, 3]").unwrap();
+    let newer =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"version\":1,", "\"version\":7,", 1);
+    std::fs::write(d.join("v7.json"), newer).unwrap();
+
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["view", "missing.json"],
+            "heapy: missing.json: No such file or directory (os error 2)\n",
+        ),
+        (
+            &["view", "cut.json"],
+            "heapy: cut.json: truncated heapy snapshot (the file ends before its end)\n",
+        ),
+        (
+            &["view", "flip.json"],
+            "heapy: flip.json: corrupt heapy snapshot (",
+        ),
+        (
+            &["view", "other.json"],
+            "heapy: other.json: not a heapy snapshot (JSON, but not an object with heapy's fields)\n",
+        ),
+        (
+            &["view", "v7.json"],
+            "heapy: v7.json: heapy snapshot format version 7 is newer than this heapy reads (up to 1); upgrade heapy\n",
+        ),
+        (
+            &["diff", "new.json", "cut.json"],
+            "heapy: cut.json: truncated heapy snapshot",
+        ),
+        (
+            &["diff", "missing.json", "new.json"],
+            "heapy: missing.json: No such file or directory",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = heapy(d, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).starts_with(message), "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{args:?}");
+    }
+
+    // Bad options: clap's usage errors, exit code 2.
+    let o = heapy(d, &["view", "new.json", "--by", "colour"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid value 'colour' for '--by <VIEW>': unknown view 'colour'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = heapy(d, &["diff", "new.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("required arguments were not provided"));
+    let o = heapy(d, &["view"]);
+    assert_eq!(o.status.code(), Some(2));
+    drop(held);
+}
