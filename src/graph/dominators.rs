@@ -159,7 +159,11 @@ fn retained_sizes(g: &Graph) -> Vec<usize> {
 /// #[global_allocator]
 /// static CENSUS: heapy::Census = heapy::Census::new();
 ///
-/// let table = heapy::with_kind("Table", || vec![vec![0u8; 100], vec![0u8; 200]]);
+/// // Built on a thread that then exits, so that no stale copy of an inner buffer's address
+/// // stays on this stack (a conservative scan would count it as a root).
+/// let table = std::thread::spawn(|| heapy::with_kind("Table", || vec![vec![0u8; 100], vec![0u8; 200]]))
+///     .join()
+///     .unwrap();
 /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Table").retained();
 /// let (top, bytes) = r.get(0).unwrap();
 /// assert_eq!(top.size(), 48); // the outer Vec's buffer ...
@@ -323,7 +327,11 @@ impl Heap {
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
-    /// let nested = heapy::with_kind("Outer", || Box::new(vec![0u8; 1000]));
+    /// // Built on a thread that then exits, so that no stale copy of the inner buffer's
+    /// // address stays on this stack (a conservative scan would count it as a root).
+    /// let nested = std::thread::spawn(|| heapy::with_kind("Outer", || Box::new(vec![0u8; 1000])))
+    ///     .join()
+    ///     .unwrap();
     /// let outer = heapy::hpy().heap().filter(|o| o.kind() == "Outer" && o.size() == 24);
     /// assert_eq!(outer.domisize(), 24 + 1000);
     /// # drop(nested);
@@ -340,7 +348,11 @@ impl Heap {
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
-    /// let nested = heapy::with_kind("Outer", || Box::new(vec![0u8; 1000]));
+    /// // Built on a thread that then exits, so that no stale copy of the inner buffer's
+    /// // address stays on this stack (a conservative scan would count it as a root).
+    /// let nested = std::thread::spawn(|| heapy::with_kind("Outer", || Box::new(vec![0u8; 1000])))
+    ///     .join()
+    ///     .unwrap();
     /// let outer = heapy::hpy().heap().filter(|o| o.kind() == "Outer" && o.size() == 24);
     /// let d = outer.dominos();
     /// assert_eq!((d.count(), d.size()), (2, 1024));
@@ -358,7 +370,10 @@ impl Heap {
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
-    /// let big = heapy::with_kind("Holder", || Box::new(vec![0u8; 4096]));
+    /// // Built on a thread that then exits (see `domisize`).
+    /// let big = std::thread::spawn(|| heapy::with_kind("Holder", || Box::new(vec![0u8; 4096])))
+    ///     .join()
+    ///     .unwrap();
     /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Holder").retained();
     /// assert_eq!(r.get(0).unwrap().1, 24 + 4096);
     /// assert_eq!(r.get(1).unwrap().1, 4096);

@@ -22,7 +22,11 @@ use crate::sys;
 /// #[global_allocator]
 /// static CENSUS: heapy::Census = heapy::Census::new();
 ///
-/// let list = heapy::with_kind("Cell", || Box::new(Box::new(1u32)));
+/// // Built on a thread that then exits, so that no stale copy of the inner box's address
+/// // stays on this stack (a conservative scan would count it as a shorter path).
+/// let list = std::thread::spawn(|| heapy::with_kind("Cell", || Box::new(Box::new(1u32))))
+///     .join()
+///     .unwrap();
 /// let inner = heapy::hpy().heap().filter(|o| o.kind() == "Cell" && o.size() == 4);
 /// let paths = inner.sp();
 /// assert_eq!(paths.len(), 1);
