@@ -39,6 +39,7 @@ mod export;
 mod graph;
 mod heap;
 mod profile;
+mod stack;
 mod sys;
 
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
@@ -47,8 +48,9 @@ pub use error::{Error, Result};
 pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};
 pub use graph::{Cycles, Paths, Retained};
-pub use heap::{hpy, By, Heap, Hpy, Mark, Object};
+pub use heap::{hpy, By, Heap, Hpy, Mark, Object, Traceback};
 pub use profile::{LineProfile, LineRow, Recorder};
+pub use stack::{set_sample_seed, Stacks};
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.
 ///

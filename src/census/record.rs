@@ -10,8 +10,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::guard::Reentrancy;
 use super::registry::{self, LocalSlots, Rec};
-use super::trailer::{INTERNAL, UNTRACKED};
+use super::trailer::{INTERNAL, UNSAMPLED, UNTRACKED};
 use super::{context, stats, threads};
+use crate::stack::Stacks;
 
 /// Allocation serials, process-wide, from 1 (0 marks a free registry slot). Threads take
 /// them in blocks of `SERIAL_BLOCK`, so that two threads allocating at once do not fight over
@@ -158,13 +159,17 @@ pub(crate) fn current_thread_in_guard() -> u16 {
     LOCAL.try_with(Local::thread).unwrap_or(threads::UNKNOWN)
 }
 
-/// Records a new block `addr` of `size` bytes; returns the trailer mark for it.
+/// Records a new block `addr` of `size` bytes made by a census capturing `stacks`; returns
+/// the trailer mark for it.
 #[inline(always)]
-pub(crate) fn on_alloc(addr: usize, size: usize) -> u32 {
+pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
     let Some(_g) = Reentrancy::enter() else {
         return INTERNAL;
     };
-    let ctx = context::current();
+    let ctx = context::current(stacks, size);
+    let Some(ctx) = ctx else {
+        return on_alloc_unsampled(size);
+    };
     match LOCAL.try_with(|l| {
         let t = l.thread();
         let serial = l.serial(t);
@@ -186,6 +191,24 @@ pub(crate) fn on_alloc(addr: usize, size: usize) -> u32 {
         Ok(mark) => mark,
         Err(_) => on_alloc_shared(addr, size, ctx),
     }
+}
+
+/// An allocation a sampling census passes by: counted, not recorded.
+#[inline(always)]
+fn on_alloc_unsampled(size: usize) -> u32 {
+    let counted = LOCAL
+        .try_with(|l| {
+            let t = l.thread();
+            l.live_change(t, size as i64);
+            count_alloc(t, size);
+        })
+        .is_ok();
+    if !counted {
+        let t = threads::UNKNOWN;
+        stats::flush(threads::slot(t), size as i64);
+        count_alloc(t, size);
+    }
+    UNSAMPLED
 }
 
 #[inline(always)]
@@ -254,7 +277,7 @@ pub(crate) fn on_free(mark: u32, size: usize) {
                 let t = l.thread();
                 l.live_change(t, -(size as i64));
                 count_free(t, size);
-                if mark != UNTRACKED {
+                if mark != UNTRACKED && mark != UNSAMPLED {
                     registry::clear(mark);
                     // SAFETY: the reentrancy flag is held, `l` is this thread's state, and
                     // `give` does not reach `l`.
@@ -286,7 +309,7 @@ fn count_free(t: u16, size: usize) {
 fn on_free_shared(mark: u32, size: usize) {
     stats::flush(threads::slot(threads::UNKNOWN), -(size as i64));
     count_free(threads::UNKNOWN, size);
-    if mark != UNTRACKED {
+    if mark != UNTRACKED && mark != UNSAMPLED {
         registry::clear(mark);
         registry::give_shared(mark);
     }

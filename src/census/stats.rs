@@ -87,6 +87,11 @@ pub struct Stats {
     pub threads: u64,
     /// Bytes of heapy's own object registry (records ever in use; slots are reused).
     pub registry_bytes: u64,
+    /// Distinct allocation stacks interned so far (see [`Stacks`](crate::Stacks)).
+    pub stacks: u64,
+    /// Allocations whose stack found no room in heapy's stack table: they are recorded,
+    /// with the kind `<stack table full>` and no call site.
+    pub stacks_dropped: u64,
 }
 
 /// Sums the counters now. Other threads keep running, so the figures are each exact but
@@ -109,6 +114,7 @@ pub(crate) fn collect() -> Stats {
     s.peak_live_bytes = (PEAK.load(Ordering::Relaxed).max(0) as u64).max(s.live_bytes);
     s.threads = n.saturating_sub(1) as u64;
     s.registry_bytes = registry::footprint_bytes() as u64;
+    (s.stacks_dropped, s.stacks) = crate::stack::table_counts();
     s
 }
 

@@ -42,10 +42,13 @@ impl Heap {
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
     /// let mark = heapy::hpy().mark();
-    /// let a = heapy::with_kind("Buffer", || vec![0u8; 100]);
-    /// let b = heapy::with_kind("Buffer", || vec![0u8; 28]);
+    /// let make = |n: usize| heapy::with_kind("Buffer", || vec![0u8; n]);
+    /// let a = make(100);
+    /// let b = make(28);
     /// let folded = mark.heap().folded();
-    /// assert!(folded.lines().any(|l| l.ends_with("Buffer 128")));
+    /// // One line: both buffers come through the same functions.
+    /// assert_eq!(folded.lines().count(), 1, "{folded}");
+    /// assert!(folded.ends_with("::{closure#0}::{closure#0};Buffer 128\n"), "{folded}");
     /// # drop((a, b));
     /// ```
     pub fn folded(&self) -> String {
