@@ -35,7 +35,7 @@ pub(crate) fn is_user(function: &str) -> bool {
         "__clone",
         "__clone3",
     ];
-    if C_RUNTIME.contains(&function) {
+    if C_RUNTIME.contains(&function) || function.starts_with("__libc_") {
         return false;
     }
     let f = function.trim_start_matches('<');
@@ -98,6 +98,11 @@ pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
         let Some(t) = args.first().copied() else {
             continue;
         };
+        if is_param(t) {
+            // Legacy mangling prints the generic parameters (`RawVec<T>`), not the types:
+            // nothing to infer, the caller falls back to the call site.
+            return None;
+        }
         match path {
             "alloc::raw_vec::RawVec" | "alloc::vec::Vec" => {
                 if let Some(dq) = outer.iter().find_map(|f| container(f, "VecDeque")) {
@@ -120,6 +125,16 @@ pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
         }
     }
     None
+}
+
+/// True for a generic parameter name such as `T` (legacy symbols) rather than a type: v0
+/// symbols print types with their full path (`demo::Person`) or as primitives (`u8`).
+fn is_param(t: &str) -> bool {
+    let t = t.trim_start_matches('(');
+    t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c == ' ' || c == ')')
+        && !t.contains("::")
 }
 
 /// The std container `name` a frame belongs to, as `Name<T>`, if it is one.
@@ -225,6 +240,12 @@ mod tests {
             Some("VecDeque<demo::P>".into())
         );
         assert_eq!(k(&["<alloc::raw_vec::RawVecInner>::finish_grow"]), None);
+        // Legacy symbols name parameters, not types.
+        assert_eq!(k(&["<alloc::raw_vec::RawVec<T>>::grow_one"]), None);
+        assert_eq!(
+            k(&["<hashbrown::raw::RawTable<(K, V)>>::reserve_rehash"]),
+            None
+        );
         assert!(is_user("demo::work"));
         assert!(is_user("<demo::Person as core::clone::Clone>::clone"));
         assert!(!is_user("<alloc::vec::Vec<u8>>::push"));
