@@ -200,6 +200,16 @@ fn metadata_per_object() -> f64 {
 }
 
 fn main() {
+    // `HEAPY_BENCH_PROFILE=<mode number>`: churn under one configuration only (for perf).
+    if let Some(m) = std::env::var("HEAPY_BENCH_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        let sz = sizes(8, 64);
+        let ns = run(m, 1, 5_000_000, &sz);
+        println!("mode {m}: {ns:.1} ns per pair");
+        return;
+    }
     let _dhat = dhat::Profiler::builder().testing().build();
     let quick = std::env::var_os("HEAPY_BENCH_QUICK").is_some();
     let reps = if quick { 3 } else { 9 };
@@ -264,7 +274,10 @@ fn main() {
         let worst = r.iter().cloned().fold(0.0, f64::max);
         println!("overhead {name} {worst:.2}x");
     }
-    let least = dhat_over_unwind.iter().cloned().fold(f64::INFINITY, f64::min);
+    let least = dhat_over_unwind
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
     println!("unwind vs dhat {least:.2}x faster");
     println!("metadata {meta:.1} bytes/object");
 }

@@ -1,5 +1,8 @@
 //! What a stack context says: its frames, call site and inferred kind.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use super::infer;
 use super::intern;
 pub(crate) use super::symbolize::SymFrame;
@@ -18,8 +21,34 @@ pub(crate) struct Description {
     pub frames: Vec<SymFrame>,
 }
 
+/// Descriptions already made: a stack context never changes, so each is resolved once.
+/// Taken only at snapshot time.
+static CACHE: Mutex<Option<HashMap<u32, Description>>> = Mutex::new(None);
+
+fn cache() -> std::sync::MutexGuard<'static, Option<HashMap<u32, Description>>> {
+    CACHE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Forgets every description and symbol (for the symbolization benchmark's cold runs).
+pub(crate) fn forget() {
+    *cache() = None;
+    super::symbolize::clear_cache();
+}
+
 /// Resolves stack context `ctx` (with the reentrancy flag held: it allocates).
 pub(crate) fn describe(ctx: u32) -> Description {
+    if let Some(d) = cache().as_ref().and_then(|c| c.get(&ctx)) {
+        return d.clone();
+    }
+    let d = resolve(ctx);
+    cache()
+        .get_or_insert_with(HashMap::new)
+        .entry(ctx)
+        .or_insert(d)
+        .clone()
+}
+
+fn resolve(ctx: u32) -> Description {
     let Some((addrs, tag)) = intern::frames(ctx, super::BASE) else {
         return Description {
             kind: Some("<stack table full>".to_string()),

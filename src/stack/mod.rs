@@ -13,7 +13,7 @@ mod sample;
 mod symbolize;
 mod types;
 
-pub(crate) use describe::{describe, SymFrame};
+pub(crate) use describe::{describe, forget as forget_symbols, SymFrame};
 pub use mode::Stacks;
 pub use sample::set_sample_seed;
 pub(crate) use sample::weight as sample_weight;

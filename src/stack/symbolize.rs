@@ -38,7 +38,6 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Cache>> {
 }
 
 /// Drops every cached address (for the symbolization benchmark's cold runs).
-#[allow(dead_code)]
 pub(crate) fn clear_cache() {
     *lock() = None;
 }
