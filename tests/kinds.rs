@@ -4,7 +4,7 @@
 //! Each statement's own objects are measured with a thread-scoped mark (which does not
 //! depend on kinds), and the kind table of everything must add up to exactly those figures.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::mem::size_of;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ fn kinds(h: &heapy::Heap) -> BTreeMap<String, (usize, usize)> {
 fn std_containers_are_named_by_their_types() {
     // The expected figures are kept on the stack: nothing but the objects under test is
     // allocated after the mark.
-    let mut want: [(&str, usize, usize); 16] = [("", 0, 0); 16];
+    let mut want: [(&str, usize, usize); 20] = [("", 0, 0); 20];
     let mut add = |k: &'static str, c: usize, b: usize| {
         let i = want
             .iter()
@@ -136,6 +136,34 @@ fn std_containers_are_named_by_their_types() {
     assert_eq!((c, b), (3, 2 * size_of::<String>() + 5));
     add("Vec<String>", 1, 2 * size_of::<String>());
     add("String", 2, 5);
+
+    let (set2, c, b) = made(|| {
+        let mut s: BTreeSet<u16> = BTreeSet::new();
+        s.insert(3);
+        s
+    });
+    assert_eq!(c, 1);
+    add("BTreeSet<u16>", c, b);
+
+    let (heap, c, b) = made(|| {
+        let mut h: BinaryHeap<u32> = BinaryHeap::new();
+        h.push(5);
+        h
+    });
+    assert_eq!((c, b), (1, heap.capacity() * 4));
+    add("BinaryHeap<u32>", c, b);
+
+    let (grown, c, b) = made(|| {
+        let mut s = String::new();
+        s.push_str("grown");
+        s
+    });
+    assert_eq!((c, b), (1, grown.capacity()));
+    add("String", c, b);
+
+    let (owned, c, b) = made(|| "owned".to_owned());
+    assert_eq!((c, b), (1, 5));
+    add("String", c, b);
 
     let h = mark.heap();
     let want: BTreeMap<String, (usize, usize)> = want
