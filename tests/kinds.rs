@@ -175,6 +175,7 @@ fn std_containers_are_named_by_their_types() {
     drop((
         v, pushed, bx, rc, arc, s1, s2, s3, m, set, bt, dq, nested, strings,
     ));
+    drop((set2, heap, grown, owned));
 }
 
 #[test]
