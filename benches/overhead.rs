@@ -206,7 +206,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
     {
         let sz = sizes(8, 64);
-        let ns = run(m, 1, 5_000_000, &sz);
+        let threads = std::env::var("HEAPY_BENCH_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let ns = run(m, threads, 5_000_000, &sz);
         println!("mode {m}: {ns:.1} ns per pair");
         return;
     }

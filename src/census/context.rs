@@ -10,12 +10,11 @@ use crate::stack::{self, Stacks, SymFrame};
 
 const _: () = assert!(tags::TAG_LIMIT == stack::BASE);
 
-/// The context of an allocation of `size` bytes made now on this thread by a census
-/// capturing `stacks`; `None` when a sampling census passes it by. Call with the
-/// reentrancy flag held.
+/// The context of an allocation made now on this thread by a census capturing `stacks`
+/// (the mode in force, see `stack::effective`). Call with the reentrancy flag held.
 #[inline(always)]
-pub(crate) fn current(stacks: Stacks, size: usize) -> Option<u32> {
-    stack::context(stacks, size, tags::current())
+pub(crate) fn current(stacks: Stacks) -> u32 {
+    stack::context(stacks, tags::current())
 }
 
 /// The name of an object's kind when neither a tag nor a stack says more.

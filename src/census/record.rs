@@ -8,7 +8,7 @@
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::guard::Reentrancy;
+use super::guard::{self, Reentrancy};
 use super::registry::{self, LocalSlots, Rec};
 use super::trailer::{INTERNAL, UNSAMPLED, UNTRACKED};
 use super::{context, stats, threads};
@@ -73,6 +73,17 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         let _g = Reentrancy::enter();
+        // What this thread's sampling census counted but did not publish yet: with the
+        // thread state still here (it is being dropped, but its fields are intact).
+        let u = UNSAMPLED_PENDING
+            .try_with(|p| p.replace(NO_UNSAMPLED))
+            .unwrap_or(NO_UNSAMPLED);
+        let t = self.thread.get();
+        if t != 0 && (u.allocs != 0 || u.frees != 0) {
+            count_batch(t, &u);
+            self.pending
+                .set(self.pending.get() + u.alloc_bytes as i64 - u.free_bytes as i64);
+        }
         self.slots.get_mut().park();
         let t = self.thread.get();
         if t != 0 {
@@ -163,13 +174,21 @@ pub(crate) fn current_thread_in_guard() -> u16 {
 /// the trailer mark for it.
 #[inline(always)]
 pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
+    let stacks = crate::stack::effective(stacks);
+    if let Some(mean) = crate::stack::sample_bytes(stacks) {
+        // A sampling census decides first, and passes most blocks by without taking the
+        // reentrancy flag (it only reads it: heapy's own blocks stay internal).
+        if guard::busy() {
+            return INTERNAL;
+        }
+        if !crate::stack::sampled(size, mean) {
+            return on_alloc_unsampled(size);
+        }
+    }
     let Some(_g) = Reentrancy::enter() else {
         return INTERNAL;
     };
-    let ctx = context::current(stacks, size);
-    let Some(ctx) = ctx else {
-        return on_alloc_unsampled(size);
-    };
+    let ctx = context::current(stacks);
     match LOCAL.try_with(|l| {
         let t = l.thread();
         let serial = l.serial(t);
@@ -193,22 +212,113 @@ pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
     }
 }
 
-/// An allocation a sampling census passes by: counted, not recorded.
+/// The counts of blocks a sampling census passed by, not yet added to the thread's
+/// counters. Adding them up here and publishing them every `UNSAMPLED_BATCH` blocks keeps the
+/// unsampled path to a few instructions. `const` and without a destructor, so the allocator
+/// can reach it at any time; `Local`'s destructor publishes what is left.
+#[derive(Clone, Copy)]
+struct Unsampled {
+    allocs: u32,
+    frees: u32,
+    alloc_bytes: u64,
+    free_bytes: u64,
+}
+
+const NO_UNSAMPLED: Unsampled = Unsampled {
+    allocs: 0,
+    frees: 0,
+    alloc_bytes: 0,
+    free_bytes: 0,
+};
+
+thread_local! {
+    static UNSAMPLED_PENDING: Cell<Unsampled> = const { Cell::new(NO_UNSAMPLED) };
+}
+
+/// Unsampled blocks counted per thread before they are published to its counters.
+const UNSAMPLED_BATCH: u32 = 64;
+
+/// An allocation a sampling census passes by: counted (in batches), not recorded.
 #[inline(always)]
 fn on_alloc_unsampled(size: usize) -> u32 {
-    let counted = LOCAL
-        .try_with(|l| {
-            let t = l.thread();
-            l.live_change(t, size as i64);
-            count_alloc(t, size);
+    let full = UNSAMPLED_PENDING
+        .try_with(|p| {
+            let mut u = p.get();
+            u.allocs += 1;
+            u.alloc_bytes += size as u64;
+            p.set(u);
+            u.allocs + u.frees >= UNSAMPLED_BATCH
         })
-        .is_ok();
-    if !counted {
-        let t = threads::UNKNOWN;
-        stats::flush(threads::slot(t), size as i64);
-        count_alloc(t, size);
+        .unwrap_or(true);
+    if full {
+        let _g = Reentrancy::enter();
+        publish_unsampled();
     }
     UNSAMPLED
+}
+
+/// A free of a block a sampling census passed by.
+#[inline(always)]
+fn on_free_unsampled(size: usize) {
+    let full = UNSAMPLED_PENDING
+        .try_with(|p| {
+            let mut u = p.get();
+            u.frees += 1;
+            u.free_bytes += size as u64;
+            p.set(u);
+            u.allocs + u.frees >= UNSAMPLED_BATCH
+        })
+        .unwrap_or(true);
+    if full {
+        let _g = Reentrancy::enter();
+        publish_unsampled();
+    }
+}
+
+/// Adds the calling thread's pending unsampled counts to its counters (with the reentrancy
+/// flag held, or where nothing can allocate). Stats read on a thread are exact for that
+/// thread; another thread's unsampled blocks show up within `UNSAMPLED_BATCH` of them.
+#[cold]
+#[inline(never)]
+pub(crate) fn publish_unsampled() {
+    let u = UNSAMPLED_PENDING
+        .try_with(|p| p.replace(NO_UNSAMPLED))
+        .unwrap_or(NO_UNSAMPLED);
+    if u.allocs == 0 && u.frees == 0 {
+        return;
+    }
+    let net = u.alloc_bytes as i64 - u.free_bytes as i64;
+    let done = LOCAL
+        .try_with(|l| {
+            let t = l.thread();
+            l.live_change(t, net);
+            count_batch(t, &u);
+        })
+        .is_ok();
+    if !done {
+        let t = threads::UNKNOWN;
+        stats::flush(threads::slot(t), net);
+        count_batch(t, &u);
+    }
+}
+
+fn count_batch(t: u16, u: &Unsampled) {
+    let s = threads::slot(t);
+    threads::bump(t, &s.allocs, u64::from(u.allocs));
+    threads::bump(t, &s.alloc_bytes, u.alloc_bytes);
+    threads::bump(t, &s.frees, u64::from(u.frees));
+    threads::bump(t, &s.free_bytes, u.free_bytes);
+    if !threads::shared(t) {
+        let net = s
+            .net_bytes
+            .load(Ordering::Relaxed)
+            .wrapping_add(u.alloc_bytes)
+            .wrapping_sub(u.free_bytes);
+        s.net_bytes.store(net, Ordering::Relaxed);
+        if net as i64 > s.net_peak.load(Ordering::Relaxed) as i64 {
+            s.net_peak.store(net, Ordering::Relaxed);
+        }
+    }
 }
 
 #[inline(always)]
@@ -268,6 +378,10 @@ fn on_alloc_shared(addr: usize, size: usize, ctx: u32) -> u32 {
 #[inline(always)]
 pub(crate) fn on_free(mark: u32, size: usize) {
     if mark == INTERNAL {
+        return;
+    }
+    if mark == UNSAMPLED {
+        on_free_unsampled(size);
         return;
     }
     let g = Reentrancy::enter();

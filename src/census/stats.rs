@@ -97,6 +97,11 @@ pub struct Stats {
 /// Sums the counters now. Other threads keep running, so the figures are each exact but
 /// not taken at one single instant.
 pub(crate) fn collect() -> Stats {
+    // The calling thread's own figures are exact: publish what a sampling census batched.
+    {
+        let _g = super::guard::Reentrancy::enter();
+        super::record::publish_unsampled();
+    }
     let mut s = Stats::default();
     let n = threads::count();
     let mut pending: i64 = 0;

@@ -7,6 +7,7 @@
 //! one. A bad link ends the walk; it can never read outside the stack or loop.
 
 use core::cell::Cell;
+use core::mem::MaybeUninit;
 
 use crate::sys;
 
@@ -56,7 +57,7 @@ fn frame_pointer() -> usize {
 /// Fills `out` with the return addresses of the calling thread's stack, innermost first
 /// (the first is the return into `walk`'s caller); returns how many.
 #[inline(never)]
-pub(crate) fn walk(out: &mut [usize]) -> usize {
+pub(crate) fn walk(out: &mut [MaybeUninit<usize>]) -> usize {
     let (lo, hi) = bounds();
     let sp = sys::stack_pointer();
     walk_from(frame_pointer(), lo.max(sp), hi, out)
@@ -67,7 +68,12 @@ pub(crate) fn walk(out: &mut [usize]) -> usize {
 /// Every word read lies in `[lo, hi)`, which must be readable memory (for a live thread: its
 /// stack from the current stack pointer up).
 #[inline(always)]
-pub(crate) fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [usize]) -> usize {
+pub(crate) fn walk_from(
+    mut fp: usize,
+    lo: usize,
+    hi: usize,
+    out: &mut [MaybeUninit<usize>],
+) -> usize {
     const WORD: usize = core::mem::size_of::<usize>();
     let mut n = 0;
     while n < out.len() {
@@ -90,7 +96,7 @@ pub(crate) fn walk_from(mut fp: usize, lo: usize, hi: usize, out: &mut [usize]) 
         if ret == 0 {
             break;
         }
-        out[n] = ret;
+        out[n].write(ret);
         n += 1;
         // Frames grow towards lower addresses: a caller's frame is strictly above.
         if next <= fp {
@@ -118,9 +124,16 @@ mod tests {
         buf[8] = base; // a loop back to the start
         buf[9] = 0x3333;
         let (lo, hi) = (base, base + 16 * w);
-        let mut out = [0usize; 32];
+        let mut out = [MaybeUninit::<usize>::uninit(); 32];
+        // SAFETY (in `got`): `walk_from` initialised the first `n` words.
+        let got = |out: &[MaybeUninit<usize>], n: usize| -> Vec<usize> {
+            out[..n]
+                .iter()
+                .map(|w| unsafe { w.assume_init() })
+                .collect()
+        };
         let n = walk_from(base, lo, hi, &mut out);
-        assert_eq!(&out[..n], &[0x1111, 0x2222, 0x3333]);
+        assert_eq!(got(&out, n), [0x1111, 0x2222, 0x3333]);
         // Garbage: misaligned, below, above, at the very top, null.
         for fp in [base + 1, base - 64, hi, hi - w, 0, usize::MAX - 3] {
             assert_eq!(walk_from(fp, lo, hi, &mut out), 0, "fp {fp:#x}");
@@ -128,7 +141,7 @@ mod tests {
         // A link that points outside the bounds ends the walk after that frame.
         buf[4] = usize::MAX - 7;
         let n = walk_from(base, lo, hi, &mut out);
-        assert_eq!(&out[..n], &[0x1111, 0x2222]);
+        assert_eq!(got(&out, n), [0x1111, 0x2222]);
         // A self-link (not strictly increasing) ends it too.
         buf[0] = base;
         assert_eq!(walk_from(base, lo, hi, &mut out), 1);
@@ -140,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_walk_stays_within_bounds_and_depth() {
-        let mut out = [0usize; 4];
+        let mut out = [MaybeUninit::<usize>::uninit(); 4];
         assert!(walk(&mut out) <= 4);
     }
 }

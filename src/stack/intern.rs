@@ -74,13 +74,34 @@ fn table() -> Option<NonNull<Entry>> {
     }
 }
 
+/// The stack's hash. Each frame is rotated by its own position and the words are combined
+/// in two independent lanes, so the loop has no long chain of multiplies (this runs on
+/// every allocation); one final mix spreads the bits. Entries are compared in full, so the
+/// hash only has to spread stacks over the table.
 #[inline(always)]
 fn hash(frames: &[usize], tag: u32) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ frames.len() as u64 ^ (u64::from(tag) << 40);
-    for &f in frames {
-        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let (mut a, mut b) = (frames.len() as u64 ^ (u64::from(tag) << 40), 0u64);
+    for (i, pair) in frames.chunks(2).enumerate() {
+        let r = (i as u32 * 13) & 63;
+        a ^= (pair[0] as u64).rotate_left(r);
+        if let Some(&f) = pair.get(1) {
+            b ^= (f as u64).rotate_left(r + 7);
+        }
     }
-    (h ^ (h >> 29)) & HASH
+    let mut h = a ^ b.rotate_left(32);
+    // fmix64 from MurmurHash3.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h & HASH
+}
+
+/// Word-by-word equality, inlined (the stacks are short).
+#[inline(always)]
+fn same(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The id of `frames` with `tag` (`base` + 1 + its entry), interning it if new;
@@ -104,7 +125,8 @@ pub(crate) fn intern(frames: &[usize], tag: u32, base: u32) -> u32 {
         if k == (READY | h) {
             // SAFETY: a READY entry is never written again, and its frames were published
             // by the Release store we synchronised with.
-            if unsafe { stored(e) } == (frames, tag) {
+            let (fs, t) = unsafe { stored(e) };
+            if t == tag && same(fs, frames) {
                 return base + 1 + i as u32;
             }
         } else if k == 0 {
@@ -159,6 +181,7 @@ pub(crate) fn frames(id: u32, base: u32) -> Option<(&'static [usize], u32)> {
 /// # Safety
 ///
 /// `e` must be an entry of the table whose key was read READY with Acquire ordering.
+#[inline(always)]
 unsafe fn stored(e: *const Entry) -> (&'static [usize], u32) {
     // SAFETY: a READY entry is never written again and the table is never unmapped, so a
     // shared borrow for the rest of the process is sound.

@@ -22,23 +22,21 @@ pub(crate) use sample::weight as sample_weight;
 /// tag ids lie below.
 pub(crate) const BASE: u32 = 1 << 23;
 
-/// What the census should do with an allocation of `size` bytes made now under mode `m`
-/// with tag `tag` current: `None` when sampling skips it (record nothing), else the context
-/// id to store. Call with the reentrancy flag held (the unwinder may allocate).
+pub(crate) use mode::{effective, sample_bytes};
+pub(crate) use sample::take as sampled;
+
+/// The context id to store for an allocation made now under mode `m` (as `effective`
+/// gives it) with tag `tag` current: an interned stack, or the tag when there is no stack.
+/// Call with the reentrancy flag held (the unwinder may allocate).
 #[inline(always)]
-pub(crate) fn context(m: Stacks, size: usize, tag: u32) -> Option<u32> {
-    let m = mode::effective(m);
-    if let Some(mean) = mode::sample_bytes(m) {
-        if !sample::take(size, mean) {
-            return None;
-        }
-    }
-    Some(capture(m, tag))
+pub(crate) fn context(m: Stacks, tag: u32) -> u32 {
+    capture(m, tag)
 }
 
 #[inline(always)]
 fn capture(m: Stacks, tag: u32) -> u32 {
-    let mut buf = [0usize; intern::DEPTH];
+    // Not zeroed: only the first `n` words, written by the capture, are read.
+    let mut buf = [core::mem::MaybeUninit::<usize>::uninit(); intern::DEPTH];
     let n = match mode::capture(m) {
         mode::Capture::Off => return tag,
         mode::Capture::Fp => fp::walk(&mut buf),
@@ -47,7 +45,9 @@ fn capture(m: Stacks, tag: u32) -> u32 {
     if n == 0 {
         return tag;
     }
-    intern::intern(&buf[..n], tag, BASE)
+    // SAFETY: the capture initialised the first `n <= DEPTH` words.
+    let frames = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<usize>(), n) };
+    intern::intern(frames, tag, BASE)
 }
 
 mod unwind;

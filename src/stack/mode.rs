@@ -200,9 +200,16 @@ pub(crate) fn have_frame_pointers() -> bool {
 #[cold]
 #[inline(never)]
 fn detect() -> bool {
-    let mut fp = [0usize; 8];
-    let mut uw = [0usize; 16];
+    let mut fp = [core::mem::MaybeUninit::new(0usize); 8];
+    let mut uw = [core::mem::MaybeUninit::new(0usize); 16];
     let (nf, nu) = probe(&mut fp, &mut uw);
+    // SAFETY: both arrays were initialised to zeros above (the captures overwrite some).
+    let (fp, uw) = unsafe {
+        (
+            core::mem::transmute::<[core::mem::MaybeUninit<usize>; 8], [usize; 8]>(fp),
+            core::mem::transmute::<[core::mem::MaybeUninit<usize>; 16], [usize; 16]>(uw),
+        )
+    };
     // The walk's first return address is into `probe` after its call of `walk`, which the
     // unwinder (called from a different spot of `probe`) cannot see; the next three (into
     // `detect` and its callers) must be frames the unwinder found too.
@@ -212,7 +219,10 @@ fn detect() -> bool {
 }
 
 #[inline(never)]
-fn probe(fp: &mut [usize; 8], uw: &mut [usize; 16]) -> (usize, usize) {
+fn probe(
+    fp: &mut [core::mem::MaybeUninit<usize>; 8],
+    uw: &mut [core::mem::MaybeUninit<usize>; 16],
+) -> (usize, usize) {
     let nf = super::fp::walk(fp);
     let nu = super::unwind::capture(uw);
     core::hint::black_box((nf, nu))

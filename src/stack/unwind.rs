@@ -7,7 +7,7 @@
 /// Fills `out` with instruction pointers of the calling thread's stack, innermost first;
 /// returns how many.
 #[inline(never)]
-pub(crate) fn capture(out: &mut [usize]) -> usize {
+pub(crate) fn capture(out: &mut [core::mem::MaybeUninit<usize>]) -> usize {
     let mut n = 0;
     // SAFETY: `trace_unsynchronized` is unsafe only because it skips the crate's global lock,
     // which serialises dbghelp on Windows; on the Unix targets heapy supports it calls the
@@ -16,7 +16,7 @@ pub(crate) fn capture(out: &mut [usize]) -> usize {
         backtrace::trace_unsynchronized(|frame| {
             match out.get_mut(n) {
                 Some(slot) => {
-                    *slot = frame.ip() as usize;
+                    slot.write(frame.ip() as usize);
                     n += 1;
                 }
                 None => return false,
