@@ -19,7 +19,11 @@
 //!
 //! * [`Census`], the global allocator. It records every live allocation (address, size,
 //!   allocation serial, thread, kind) in a lock-free registry outside the heap it counts.
-//! * [`kind`] and [`with_kind`] tag allocations with a kind name.
+//! * Untagged objects are named by their allocation stack: `Vec<demo::Person>`, `String`,
+//!   `HashMap<u32, demo::Person>`, `Rc<demo::Person>`... (with `-C symbol-mangling-version=v0`),
+//!   else the function that allocated; [`Heap::bysite`] groups them by line of allocation and
+//!   [`Heap::traceback`] shows a stack. [`Stacks`] chooses how stacks are captured.
+//! * [`kind`] and [`with_kind`] tag allocations with a kind name (tags win over stacks).
 //! * [`hpy`] gives an [`Hpy`]: [`Hpy::heap`] takes a snapshot ([`Heap`]), [`Hpy::mark`] a
 //!   thread-scoped reference point ([`Mark`]), [`Hpy::stats`] the counters ([`Stats`]).
 //! * [`Heap`] prints as guppy's partition table and drills down: [`Heap::bykind`],

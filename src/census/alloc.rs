@@ -27,6 +27,10 @@ use crate::stack::Stacks;
 /// is a new object. A `realloc` is a free of the old object and an allocation of a new one
 /// (new serial, the caller's current kind); `Stats` counts it as both.
 ///
+/// By default the census also captures each allocation's stack, from which an untagged
+/// object's kind (`Vec<demo::Person>`, `String`, ...) and call site are named when a
+/// snapshot is taken; [`Census::stacks`] chooses how (or whether) stacks are captured.
+///
 /// Costs: each block carries a 4-byte trailer (the caller's pointer and alignment are
 /// untouched), and each live object a 24-byte record in heapy's registry, which lives in
 /// pages taken from the kernel, outside the heap being counted. The allocator path never

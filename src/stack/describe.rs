@@ -94,10 +94,12 @@ pub(crate) fn label(f: &SymFrame) -> String {
     }
 }
 
-/// A source path relative to the current directory when it lies below it.
+/// A source path relative to the current directory (as it was at the first snapshot) when
+/// it lies below it.
 fn short_path(p: &str) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rest) = std::path::Path::new(p).strip_prefix(&cwd) {
+    static CWD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    if let Some(cwd) = CWD.get_or_init(|| std::env::current_dir().ok()) {
+        if let Ok(rest) = std::path::Path::new(p).strip_prefix(cwd) {
             return rest.display().to_string();
         }
     }

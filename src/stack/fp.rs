@@ -125,10 +125,10 @@ mod tests {
         buf[9] = 0x3333;
         let (lo, hi) = (base, base + 16 * w);
         let mut out = [MaybeUninit::<usize>::uninit(); 32];
-        // SAFETY (in `got`): `walk_from` initialised the first `n` words.
         let got = |out: &[MaybeUninit<usize>], n: usize| -> Vec<usize> {
             out[..n]
                 .iter()
+                // SAFETY: `walk_from` initialised the first `n` words.
                 .map(|w| unsafe { w.assume_init() })
                 .collect()
         };
