@@ -76,7 +76,7 @@ impl Drop for Local {
         // What this thread's sampling census counted but did not publish yet: with the
         // thread state still here (it is being dropped, but its fields are intact).
         let u = UNSAMPLED_PENDING
-            .try_with(|p| p.replace(NO_UNSAMPLED))
+            .try_with(PendingCells::take)
             .unwrap_or(NO_UNSAMPLED);
         let t = self.thread.get();
         if t != 0 && (u.allocs != 0 || u.frees != 0) {
@@ -231,8 +231,34 @@ const NO_UNSAMPLED: Unsampled = Unsampled {
     free_bytes: 0,
 };
 
+/// The same counts as cells, so that each path touches only the fields it changes.
+struct PendingCells {
+    allocs: Cell<u32>,
+    frees: Cell<u32>,
+    alloc_bytes: Cell<u64>,
+    free_bytes: Cell<u64>,
+}
+
+impl PendingCells {
+    fn take(&self) -> Unsampled {
+        Unsampled {
+            allocs: self.allocs.replace(0),
+            frees: self.frees.replace(0),
+            alloc_bytes: self.alloc_bytes.replace(0),
+            free_bytes: self.free_bytes.replace(0),
+        }
+    }
+}
+
 thread_local! {
-    static UNSAMPLED_PENDING: Cell<Unsampled> = const { Cell::new(NO_UNSAMPLED) };
+    static UNSAMPLED_PENDING: PendingCells = const {
+        PendingCells {
+            allocs: Cell::new(0),
+            frees: Cell::new(0),
+            alloc_bytes: Cell::new(0),
+            free_bytes: Cell::new(0),
+        }
+    };
 }
 
 /// Unsampled blocks counted per thread before they are published to its counters.
@@ -243,11 +269,10 @@ const UNSAMPLED_BATCH: u32 = 64;
 fn on_alloc_unsampled(size: usize) -> u32 {
     let full = UNSAMPLED_PENDING
         .try_with(|p| {
-            let mut u = p.get();
-            u.allocs += 1;
-            u.alloc_bytes += size as u64;
-            p.set(u);
-            u.allocs + u.frees >= UNSAMPLED_BATCH
+            let n = p.allocs.get() + 1;
+            p.allocs.set(n);
+            p.alloc_bytes.set(p.alloc_bytes.get() + size as u64);
+            n + p.frees.get() >= UNSAMPLED_BATCH
         })
         .unwrap_or(true);
     if full {
@@ -262,11 +287,10 @@ fn on_alloc_unsampled(size: usize) -> u32 {
 fn on_free_unsampled(size: usize) {
     let full = UNSAMPLED_PENDING
         .try_with(|p| {
-            let mut u = p.get();
-            u.frees += 1;
-            u.free_bytes += size as u64;
-            p.set(u);
-            u.allocs + u.frees >= UNSAMPLED_BATCH
+            let n = p.frees.get() + 1;
+            p.frees.set(n);
+            p.free_bytes.set(p.free_bytes.get() + size as u64);
+            n + p.allocs.get() >= UNSAMPLED_BATCH
         })
         .unwrap_or(true);
     if full {
@@ -282,7 +306,7 @@ fn on_free_unsampled(size: usize) {
 #[inline(never)]
 pub(crate) fn publish_unsampled() {
     let u = UNSAMPLED_PENDING
-        .try_with(|p| p.replace(NO_UNSAMPLED))
+        .try_with(PendingCells::take)
         .unwrap_or(NO_UNSAMPLED);
     if u.allocs == 0 && u.frees == 0 {
         return;
