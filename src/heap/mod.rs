@@ -525,12 +525,16 @@ impl fmt::Display for Heap {
             };
             let mut out = String::new();
             let sampled = self.meta.sample_rate.filter(|_| self.by != By::Id);
-            let note = sampled.map(|r| {
-                format!(
+            let note = match (self.meta.sample_rate, self.by) {
+                (Some(r), By::Id) => Some(format!(
+                    "These objects are a byte-sample of the heap (mean gap {r} bytes)."
+                )),
+                (Some(r), _) => Some(format!(
                     "Figures are estimates from {} sampled objects (mean gap {r} bytes), each scaled by 1/(1-exp(-size/{r})).",
                     self.count()
-                )
-            });
+                )),
+                (None, _) => None,
+            };
             let (count, size) = match sampled {
                 Some(_) => (
                     self.estimated_count().round() as usize,
