@@ -46,6 +46,9 @@ pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
 ///
 /// A reallocation counts as one allocation and one free. Byte figures are the sizes the
 /// program asked for (what `Layout::size` says), not what the allocator rounded them up to.
+/// A sampling census ([`Stacks::Sampled`](crate::Stacks::Sampled)) counts every block too,
+/// but adds the blocks it passes by to a thread's counters in batches of 64: the calling
+/// thread's own figures are always exact, another thread's may lag by up to 64 blocks.
 ///
 /// ```
 /// #[global_allocator]
