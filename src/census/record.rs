@@ -76,7 +76,10 @@ impl Drop for Local {
         // What this thread's sampling census counted but did not publish yet: with the
         // thread state still here (it is being dropped, but its fields are intact).
         let u = UNSAMPLED_PENDING
-            .try_with(PendingCells::take)
+            .try_with(|p| {
+                p.live.set(false);
+                p.take()
+            })
             .unwrap_or(NO_UNSAMPLED);
         let t = self.thread.get();
         if t != 0 && (u.allocs != 0 || u.frees != 0) {
@@ -237,6 +240,9 @@ struct PendingCells {
     frees: Cell<u32>,
     alloc_bytes: Cell<u64>,
     free_bytes: Cell<u64>,
+    /// The thread's allocator state exists (so its destructor will publish what is left):
+    /// until then, and after that state is torn down, every block is published at once.
+    live: Cell<bool>,
 }
 
 impl PendingCells {
@@ -257,6 +263,7 @@ thread_local! {
             frees: Cell::new(0),
             alloc_bytes: Cell::new(0),
             free_bytes: Cell::new(0),
+            live: Cell::new(false),
         }
     };
 }
@@ -272,7 +279,7 @@ fn on_alloc_unsampled(size: usize) -> u32 {
             let n = p.allocs.get() + 1;
             p.allocs.set(n);
             p.alloc_bytes.set(p.alloc_bytes.get() + size as u64);
-            n + p.frees.get() >= UNSAMPLED_BATCH
+            n + p.frees.get() >= UNSAMPLED_BATCH || !p.live.get()
         })
         .unwrap_or(true);
     if full {
@@ -290,7 +297,7 @@ fn on_free_unsampled(size: usize) {
             let n = p.frees.get() + 1;
             p.frees.set(n);
             p.free_bytes.set(p.free_bytes.get() + size as u64);
-            n + p.allocs.get() >= UNSAMPLED_BATCH
+            n + p.allocs.get() >= UNSAMPLED_BATCH || !p.live.get()
         })
         .unwrap_or(true);
     if full {
@@ -319,6 +326,8 @@ pub(crate) fn publish_unsampled() {
             count_batch(t, &u);
         })
         .is_ok();
+    // From now on (while the thread state lives) blocks can wait for a batch.
+    let _ = UNSAMPLED_PENDING.try_with(|p| p.live.set(done));
     if !done {
         let t = threads::UNKNOWN;
         stats::flush(threads::slot(t), net);
