@@ -6,8 +6,14 @@
 //! that made it whatever the configuration is by then. Every configuration pays that same
 //! byte (the System baseline included), so ratios compare like with like.
 //!
-//! Output ends with lines `overhead <configuration> <ratio>x` (time per alloc+free pair
-//! against System) and `metadata <bytes> bytes/object` (measured at 1M live objects).
+//! Configurations: `census` records every object without stacks (`Stacks::Off`);
+//! `census+fp-stacks` adds a frame-pointer stack to every object, `census+unwind` an unwound
+//! one, and `census+sampled` records only a byte-sample (mean gap 512 KiB) with stacks.
+//! (`HEAPY_STACKS` overrides every census here: leave it unset.)
+//!
+//! Output ends with lines `overhead <configuration> <ratio>x` (the worst workload's time per
+//! alloc+free pair against System), `unwind vs dhat <r>x faster`, and
+//! `metadata <bytes> bytes/object` (measured at 1M live objects).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -15,12 +21,20 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
+use heapy::Stacks;
+
 const SYSTEM: u8 = 0;
 const CENSUS: u8 = 1;
 const DHAT: u8 = 2;
+const FP: u8 = 3;
+const SAMPLED: u8 = 4;
+const UNWIND: u8 = 5;
 
 static MODE: AtomicU8 = AtomicU8::new(CENSUS);
-static HEAPY: heapy::Census = heapy::Census::new();
+static HEAPY: heapy::Census = heapy::Census::new().stacks(Stacks::Off);
+static HEAPY_FP: heapy::Census = heapy::Census::new().stacks(Stacks::FramePointers);
+static HEAPY_SAMPLED: heapy::Census = heapy::Census::new().stacks(Stacks::SAMPLED);
+static HEAPY_UNWIND: heapy::Census = heapy::Census::new().stacks(Stacks::Unwind);
 static DHAT_ALLOC: dhat::Alloc = dhat::Alloc;
 
 struct Switch;
@@ -29,6 +43,9 @@ fn route(mode: u8) -> &'static dyn GlobalAlloc {
     match mode {
         SYSTEM => &System,
         DHAT => &DHAT_ALLOC,
+        FP => &HEAPY_FP,
+        SAMPLED => &HEAPY_SAMPLED,
+        UNWIND => &HEAPY_UNWIND,
         _ => &HEAPY,
     }
 }
@@ -183,16 +200,43 @@ fn metadata_per_object() -> f64 {
 }
 
 fn main() {
+    // `HEAPY_BENCH_PROFILE=<mode number>`: churn under one configuration only (for perf).
+    if let Some(m) = std::env::var("HEAPY_BENCH_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        let sz = sizes(8, 64);
+        let threads = std::env::var("HEAPY_BENCH_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let ns = run(
+            m,
+            threads,
+            if m == 2 || m == 5 { 200_000 } else { 5_000_000 },
+            &sz,
+        );
+        println!("mode {m}: {ns:.1} ns per pair");
+        return;
+    }
     let _dhat = dhat::Profiler::builder().testing().build();
     let quick = std::env::var_os("HEAPY_BENCH_QUICK").is_some();
     let reps = if quick { 3 } else { 9 };
     let steps = if quick { 50_000 } else { 400_000 };
     let workloads = [("small", sizes(8, 64)), ("medium", sizes(256, 4096))];
-    let configs = [("system", SYSTEM), ("census", CENSUS), ("dhat", DHAT)];
+    let configs = [
+        ("system", SYSTEM),
+        ("census", CENSUS),
+        ("dhat", DHAT),
+        ("census+fp-stacks", FP),
+        ("census+sampled", SAMPLED),
+        ("census+unwind", UNWIND),
+    ];
 
     println!(
         "heapy overhead benchmark: {reps} interleaved repetitions, medians, ns per alloc+free pair"
     );
+    let mut dhat_over_unwind: Vec<f64> = Vec::new();
     let mut ratios: Vec<(String, Vec<f64>)> = configs[1..]
         .iter()
         .map(|(n, _)| (n.to_string(), Vec::new()))
@@ -202,26 +246,35 @@ fn main() {
             let mut samples = vec![Vec::new(); configs.len()];
             for _ in 0..reps {
                 for (i, (_, mode)) in configs.iter().enumerate() {
-                    // dhat is ~100x slower: fewer steps keep the run short; it is per pair.
-                    let n = if *mode == DHAT { steps / 20 } else { steps };
+                    // dhat and the unwinder are ~100x slower: fewer steps keep the run
+                    // short; the figure is per pair.
+                    let n = if *mode == DHAT || *mode == UNWIND {
+                        steps / 20
+                    } else {
+                        steps
+                    };
                     samples[i].push(run(*mode, threads, n, wsizes));
                 }
             }
             let med: Vec<f64> = samples.into_iter().map(median).collect();
             print!("{threads} thread(s) {wname:6}:");
             for ((name, _), m) in configs.iter().zip(&med) {
-                print!("  {name} {m:8.1} ns");
+                print!("  {name} {m:.1} ns");
             }
             println!();
             for (k, m) in med[1..].iter().enumerate() {
                 ratios[k].1.push(m / med[0]);
             }
             println!(
-                "    census/system {:.2}x   dhat/system {:.1}x   dhat/census {:.1}x",
+                "    census/system {:.2}x   dhat/system {:.1}x   dhat/census {:.1}x   fp/system {:.2}x   sampled/system {:.2}x   dhat/unwind {:.2}x",
                 med[1] / med[0],
                 med[2] / med[0],
-                med[2] / med[1]
+                med[2] / med[1],
+                med[3] / med[0],
+                med[4] / med[0],
+                med[2] / med[5]
             );
+            dhat_over_unwind.push(med[2] / med[5]);
         }
     }
     let meta = metadata_per_object();
@@ -230,5 +283,10 @@ fn main() {
         let worst = r.iter().cloned().fold(0.0, f64::max);
         println!("overhead {name} {worst:.2}x");
     }
+    let least = dhat_over_unwind
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
+    println!("unwind vs dhat {least:.2}x faster");
     println!("metadata {meta:.1} bytes/object");
 }

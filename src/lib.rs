@@ -19,7 +19,11 @@
 //!
 //! * [`Census`], the global allocator. It records every live allocation (address, size,
 //!   allocation serial, thread, kind) in a lock-free registry outside the heap it counts.
-//! * [`kind`] and [`with_kind`] tag allocations with a kind name.
+//! * Untagged objects are named by their allocation stack: `Vec<demo::Person>`, `String`,
+//!   `HashMap<u32, demo::Person>`, `Rc<demo::Person>`... (with `-C symbol-mangling-version=v0`),
+//!   else the function that allocated; [`Heap::bysite`] groups them by line of allocation and
+//!   [`Heap::traceback`] shows a stack. [`Stacks`] chooses how stacks are captured.
+//! * [`kind`] and [`with_kind`] tag allocations with a kind name (tags win over stacks).
 //! * [`hpy`] gives an [`Hpy`]: [`Hpy::heap`] takes a snapshot ([`Heap`]), [`Hpy::mark`] a
 //!   thread-scoped reference point ([`Mark`]), [`Hpy::stats`] the counters ([`Stats`]).
 //! * [`Heap`] prints as guppy's partition table and drills down: [`Heap::bykind`],
@@ -56,6 +60,7 @@ mod export;
 mod graph;
 mod heap;
 mod profile;
+mod stack;
 mod sys;
 
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
@@ -66,8 +71,10 @@ pub use export::{Func, Sample, Timeline};
 pub use graph::{Cycles, Paths, Retained};
 pub use heap::{
     check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object,
+    Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
+pub use stack::{set_sample_seed, Stacks};
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.
 ///
@@ -133,4 +140,9 @@ pub use heapy_macros::profile;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::profile::{FnInfo, Profiler, Stream};
+
+    /// Forgets every resolved stack and symbol (the symbolization benchmark's cold runs).
+    pub fn forget_symbols() {
+        crate::census::guard::internal(crate::stack::forget_symbols);
+    }
 }

@@ -46,7 +46,7 @@ fn nested_kind_guards_innermost_wins() {
     let kinds: Vec<(usize, &str)> = h.objects().map(|o| (o.size(), o.kind())).collect();
     assert_eq!(
         kinds,
-        [(4, "Outer"), (8, "Inner"), (2, "Outer"), (1, "<untagged>")]
+        [(4, "Outer"), (8, "Inner"), (2, "Outer"), (1, "Box<u8>")]
     );
     drop((a, b, c, d));
 }

@@ -225,7 +225,13 @@ fn flame_draws_folded_stacks_and_refuses_bad_input() {
     let mark = heapy::hpy().mark();
     let kept = heapy::with_kind("Cache", || vec![0u8; 5000]);
     let folded = mark.heap().folded();
-    assert_eq!(folded, "Cache 5000\n");
+    // One stack, from the test's thread down to the closure that allocated, then the kind.
+    let test = "cli_mprof::flame_draws_folded_stacks_and_refuses_bad_input";
+    assert!(
+        folded.ends_with(&format!("{test};{test}::{{closure#0}};Cache 5000\n")),
+        "{folded}"
+    );
+    assert_eq!(folded.lines().count(), 1, "{folded}");
     std::fs::write(
         d.join("snap.folded"),
         format!("main;load;Vec<Person> 4096\n{folded}"),

@@ -4,6 +4,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use std::alloc::System;
 
 use super::{record, trailer};
+use crate::stack::Stacks;
 
 /// A global allocator that records every live allocation, forwarding the memory work to an
 /// inner allocator (`System` by default).
@@ -26,6 +27,10 @@ use super::{record, trailer};
 /// is a new object. A `realloc` is a free of the old object and an allocation of a new one
 /// (new serial, the caller's current kind); `Stats` counts it as both.
 ///
+/// By default the census also captures each allocation's stack, from which an untagged
+/// object's kind (`Vec<demo::Person>`, `String`, ...) and call site are named when a
+/// snapshot is taken; [`Census::stacks`] chooses how (or whether) stacks are captured.
+///
 /// Costs: each block carries a 4-byte trailer (the caller's pointer and alignment are
 /// untouched), and each live object a 24-byte record in heapy's registry, which lives in
 /// pages taken from the kernel, outside the heap being counted. The allocator path never
@@ -34,6 +39,8 @@ pub struct Census<A = System> {
     inner: A,
     /// Print the unreachable objects at process exit (see `report_leaks_at_exit`).
     report_leaks: bool,
+    /// Which allocation stacks to capture (see `stacks`).
+    stacks: Stacks,
 }
 
 impl Census<System> {
@@ -48,6 +55,7 @@ impl Census<System> {
         Census {
             inner: System,
             report_leaks: false,
+            stacks: Stacks::Auto,
         }
     }
 }
@@ -72,6 +80,7 @@ impl<A> Census<A> {
         Census {
             inner,
             report_leaks: false,
+            stacks: Stacks::Auto,
         }
     }
 
@@ -91,6 +100,28 @@ impl<A> Census<A> {
     /// ```
     pub const fn report_leaks_at_exit(mut self) -> Self {
         self.report_leaks = true;
+        self
+    }
+
+    /// The same census, capturing allocation stacks as `stacks` says (the environment
+    /// variable `HEAPY_STACKS` overrides it: `off`, `fp`, `unwind`, `sample:<bytes>`). The
+    /// default, [`Stacks::Auto`], takes a stack for every allocation.
+    ///
+    /// ```
+    /// use heapy::{Census, Stacks};
+    ///
+    /// #[global_allocator]
+    /// static CENSUS: Census = Census::new().stacks(Stacks::FramePointers);
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![1u32, 2, 3];
+    /// let h = mark.heap();
+    /// assert_eq!(h.size(), 12);
+    /// println!("{}", h.bysite()); // the line above that made the Vec
+    /// # drop(v);
+    /// ```
+    pub const fn stacks(mut self, stacks: Stacks) -> Self {
+        self.stacks = stacks;
         self
     }
 
@@ -126,7 +157,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         // SAFETY: `outer` has a non-zero size and the caller's valid alignment.
         let p = unsafe { self.inner.alloc(outer) };
         if !p.is_null() {
-            let mark = record::on_alloc(p as usize, layout.size());
+            let mark = record::on_alloc(p as usize, layout.size(), self.stacks);
             // SAFETY: the block has `layout.size() + 4` bytes.
             unsafe { trailer::write(p, layout.size(), mark) };
         }
@@ -144,7 +175,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         // SAFETY: as in `alloc`.
         let p = unsafe { self.inner.alloc_zeroed(outer) };
         if !p.is_null() {
-            let mark = record::on_alloc(p as usize, layout.size());
+            let mark = record::on_alloc(p as usize, layout.size(), self.stacks);
             // SAFETY: the block has `layout.size() + 4` bytes; the caller's bytes stay zero.
             unsafe { trailer::write(p, layout.size(), mark) };
         }
@@ -207,7 +238,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             return q;
         }
         record::on_free(mark, layout.size());
-        let new_mark = record::on_alloc(q as usize, new_size);
+        let new_mark = record::on_alloc(q as usize, new_size, self.stacks);
         // SAFETY: the new block has `new_size + 4` bytes.
         unsafe { trailer::write(q, new_size, new_mark) };
         q

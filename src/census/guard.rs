@@ -34,6 +34,13 @@ impl Reentrancy {
     }
 }
 
+/// True while the flag is set on this thread (or the thread-local is gone): what is
+/// allocated now is heapy's own.
+#[inline(always)]
+pub(crate) fn busy() -> bool {
+    IN_HEAPY.try_with(Cell::get).unwrap_or(true)
+}
+
 impl Drop for Reentrancy {
     #[inline(always)]
     fn drop(&mut self) {

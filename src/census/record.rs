@@ -8,10 +8,11 @@
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::guard::Reentrancy;
+use super::guard::{self, Reentrancy};
 use super::registry::{self, LocalSlots, Rec};
-use super::trailer::{INTERNAL, UNTRACKED};
+use super::trailer::{INTERNAL, UNSAMPLED, UNTRACKED};
 use super::{context, stats, threads};
+use crate::stack::Stacks;
 
 /// Allocation serials, process-wide, from 1 (0 marks a free registry slot). Threads take
 /// them in blocks of `SERIAL_BLOCK`, so that two threads allocating at once do not fight over
@@ -71,6 +72,20 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         let _g = Reentrancy::enter();
+        // What this thread's sampling census counted but did not publish yet: with the
+        // thread state still here (it is being dropped, but its fields are intact).
+        let u = UNSAMPLED_PENDING
+            .try_with(|p| {
+                p.live.set(false);
+                p.take()
+            })
+            .unwrap_or(NO_UNSAMPLED);
+        let t = self.thread.get();
+        if t != 0 && (u.allocs != 0 || u.frees != 0) {
+            count_batch(t, &u);
+            self.pending
+                .set(self.pending.get() + u.alloc_bytes as i64 - u.free_bytes as i64);
+        }
         self.slots.get_mut().park();
         let t = self.thread.get();
         if t != 0 {
@@ -157,13 +172,25 @@ pub(crate) fn current_thread_in_guard() -> u16 {
     LOCAL.try_with(Local::thread).unwrap_or(threads::UNKNOWN)
 }
 
-/// Records a new block `addr` of `size` bytes; returns the trailer mark for it.
+/// Records a new block `addr` of `size` bytes made by a census capturing `stacks`; returns
+/// the trailer mark for it.
 #[inline(always)]
-pub(crate) fn on_alloc(addr: usize, size: usize) -> u32 {
+pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
+    let stacks = crate::stack::effective(stacks);
+    if let Some(mean) = crate::stack::sample_bytes(stacks) {
+        // A sampling census decides first, and passes most blocks by without taking the
+        // reentrancy flag (it only reads it: heapy's own blocks stay internal).
+        if guard::busy() {
+            return INTERNAL;
+        }
+        if !crate::stack::sampled(size, mean) {
+            return on_alloc_unsampled(size);
+        }
+    }
     let Some(_g) = Reentrancy::enter() else {
         return INTERNAL;
     };
-    let ctx = context::current();
+    let ctx = context::current(stacks);
     match LOCAL.try_with(|l| {
         let t = l.thread();
         let serial = l.serial(t);
@@ -184,6 +211,145 @@ pub(crate) fn on_alloc(addr: usize, size: usize) -> u32 {
     }) {
         Ok(mark) => mark,
         Err(_) => on_alloc_shared(addr, size, ctx),
+    }
+}
+
+/// The counts of blocks a sampling census passed by, not yet added to the thread's
+/// counters. Adding them up here and publishing them every `UNSAMPLED_BATCH` blocks keeps the
+/// unsampled path to a few instructions. `const` and without a destructor, so the allocator
+/// can reach it at any time; `Local`'s destructor publishes what is left.
+#[derive(Clone, Copy)]
+struct Unsampled {
+    allocs: u32,
+    frees: u32,
+    alloc_bytes: u64,
+    free_bytes: u64,
+}
+
+const NO_UNSAMPLED: Unsampled = Unsampled {
+    allocs: 0,
+    frees: 0,
+    alloc_bytes: 0,
+    free_bytes: 0,
+};
+
+/// The same counts as cells, so that each path touches only the fields it changes.
+struct PendingCells {
+    allocs: Cell<u32>,
+    frees: Cell<u32>,
+    alloc_bytes: Cell<u64>,
+    free_bytes: Cell<u64>,
+    /// The thread's allocator state exists (so its destructor will publish what is left):
+    /// until then, and after that state is torn down, every block is published at once.
+    live: Cell<bool>,
+}
+
+impl PendingCells {
+    fn take(&self) -> Unsampled {
+        Unsampled {
+            allocs: self.allocs.replace(0),
+            frees: self.frees.replace(0),
+            alloc_bytes: self.alloc_bytes.replace(0),
+            free_bytes: self.free_bytes.replace(0),
+        }
+    }
+}
+
+thread_local! {
+    static UNSAMPLED_PENDING: PendingCells = const {
+        PendingCells {
+            allocs: Cell::new(0),
+            frees: Cell::new(0),
+            alloc_bytes: Cell::new(0),
+            free_bytes: Cell::new(0),
+            live: Cell::new(false),
+        }
+    };
+}
+
+/// Unsampled blocks counted per thread before they are published to its counters.
+const UNSAMPLED_BATCH: u32 = 64;
+
+/// An allocation a sampling census passes by: counted (in batches), not recorded.
+#[inline(always)]
+fn on_alloc_unsampled(size: usize) -> u32 {
+    let full = UNSAMPLED_PENDING
+        .try_with(|p| {
+            let n = p.allocs.get() + 1;
+            p.allocs.set(n);
+            p.alloc_bytes.set(p.alloc_bytes.get() + size as u64);
+            n + p.frees.get() >= UNSAMPLED_BATCH || !p.live.get()
+        })
+        .unwrap_or(true);
+    if full {
+        let _g = Reentrancy::enter();
+        publish_unsampled();
+    }
+    UNSAMPLED
+}
+
+/// A free of a block a sampling census passed by.
+#[inline(always)]
+fn on_free_unsampled(size: usize) {
+    let full = UNSAMPLED_PENDING
+        .try_with(|p| {
+            let n = p.frees.get() + 1;
+            p.frees.set(n);
+            p.free_bytes.set(p.free_bytes.get() + size as u64);
+            n + p.allocs.get() >= UNSAMPLED_BATCH || !p.live.get()
+        })
+        .unwrap_or(true);
+    if full {
+        let _g = Reentrancy::enter();
+        publish_unsampled();
+    }
+}
+
+/// Adds the calling thread's pending unsampled counts to its counters (with the reentrancy
+/// flag held, or where nothing can allocate). Stats read on a thread are exact for that
+/// thread; another thread's unsampled blocks show up within `UNSAMPLED_BATCH` of them.
+#[cold]
+#[inline(never)]
+pub(crate) fn publish_unsampled() {
+    let u = UNSAMPLED_PENDING
+        .try_with(PendingCells::take)
+        .unwrap_or(NO_UNSAMPLED);
+    if u.allocs == 0 && u.frees == 0 {
+        return;
+    }
+    let net = u.alloc_bytes as i64 - u.free_bytes as i64;
+    let done = LOCAL
+        .try_with(|l| {
+            let t = l.thread();
+            l.live_change(t, net);
+            count_batch(t, &u);
+        })
+        .is_ok();
+    // From now on (while the thread state lives) blocks can wait for a batch.
+    let _ = UNSAMPLED_PENDING.try_with(|p| p.live.set(done));
+    if !done {
+        let t = threads::UNKNOWN;
+        stats::flush(threads::slot(t), net);
+        count_batch(t, &u);
+    }
+}
+
+fn count_batch(t: u16, u: &Unsampled) {
+    let s = threads::slot(t);
+    threads::bump(t, &s.allocs, u64::from(u.allocs));
+    threads::bump(t, &s.alloc_bytes, u.alloc_bytes);
+    threads::bump(t, &s.frees, u64::from(u.frees));
+    threads::bump(t, &s.free_bytes, u.free_bytes);
+    if !threads::shared(t) {
+        let net = s
+            .net_bytes
+            .load(Ordering::Relaxed)
+            .wrapping_add(u.alloc_bytes)
+            .wrapping_sub(u.free_bytes);
+        s.net_bytes.store(net, Ordering::Relaxed);
+        if net as i64 > s.net_peak.load(Ordering::Relaxed) as i64 {
+            s.net_peak.store(net, Ordering::Relaxed);
+        }
     }
 }
 
@@ -246,6 +412,10 @@ pub(crate) fn on_free(mark: u32, size: usize) {
     if mark == INTERNAL {
         return;
     }
+    if mark == UNSAMPLED {
+        on_free_unsampled(size);
+        return;
+    }
     let g = Reentrancy::enter();
     let done = g.is_some()
         && LOCAL
@@ -253,7 +423,7 @@ pub(crate) fn on_free(mark: u32, size: usize) {
                 let t = l.thread();
                 l.live_change(t, -(size as i64));
                 count_free(t, size);
-                if mark != UNTRACKED {
+                if mark != UNTRACKED && mark != UNSAMPLED {
                     registry::clear(mark);
                     // SAFETY: the reentrancy flag is held, `l` is this thread's state, and
                     // `give` does not reach `l`.
@@ -285,7 +455,7 @@ fn count_free(t: u16, size: usize) {
 fn on_free_shared(mark: u32, size: usize) {
     stats::flush(threads::slot(threads::UNKNOWN), -(size as i64));
     count_free(threads::UNKNOWN, size);
-    if mark != UNTRACKED {
+    if mark != UNTRACKED && mark != UNSAMPLED {
         registry::clear(mark);
         registry::give_shared(mark);
     }

@@ -46,6 +46,9 @@ pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
 ///
 /// A reallocation counts as one allocation and one free. Byte figures are the sizes the
 /// program asked for (what `Layout::size` says), not what the allocator rounded them up to.
+/// A sampling census ([`Stacks::Sampled`](crate::Stacks::Sampled)) counts every block too,
+/// but adds the blocks it passes by to a thread's counters in batches of 64: the calling
+/// thread's own figures are always exact, another thread's may lag by up to 64 blocks.
 ///
 /// ```
 /// #[global_allocator]
@@ -87,11 +90,21 @@ pub struct Stats {
     pub threads: u64,
     /// Bytes of heapy's own object registry (records ever in use; slots are reused).
     pub registry_bytes: u64,
+    /// Distinct allocation stacks interned so far (see [`Stacks`](crate::Stacks)).
+    pub stacks: u64,
+    /// Allocations whose stack found no room in heapy's stack table: they are recorded,
+    /// with the kind `<stack table full>` and no call site.
+    pub stacks_dropped: u64,
 }
 
 /// Sums the counters now. Other threads keep running, so the figures are each exact but
 /// not taken at one single instant.
 pub(crate) fn collect() -> Stats {
+    // The calling thread's own figures are exact: publish what a sampling census batched.
+    {
+        let _g = super::guard::Reentrancy::enter();
+        super::record::publish_unsampled();
+    }
     let mut s = Stats::default();
     let n = threads::count();
     let mut pending: i64 = 0;
@@ -109,6 +122,7 @@ pub(crate) fn collect() -> Stats {
     s.peak_live_bytes = (PEAK.load(Ordering::Relaxed).max(0) as u64).max(s.live_bytes);
     s.threads = n.saturating_sub(1) as u64;
     s.registry_bytes = registry::footprint_bytes() as u64;
+    (s.stacks_dropped, s.stacks) = crate::stack::table_counts();
     s
 }
 

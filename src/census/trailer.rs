@@ -12,6 +12,9 @@ pub(crate) const INTERNAL: u32 = u32::MAX;
 /// The block is the program's, but the census could not record it (counted in
 /// `Stats::untracked`).
 pub(crate) const UNTRACKED: u32 = u32::MAX - 1;
+/// The block is the program's, counted in `Stats` but not recorded: a sampling census
+/// passed it by.
+pub(crate) const UNSAMPLED: u32 = u32::MAX - 2;
 
 const LEN: usize = core::mem::size_of::<u32>();
 

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 
 use crate::census::{context, threads};
 
+/// The site label of objects whose stack was not captured.
+pub(crate) const NO_STACK: &str = "<no stack>";
+
 /// One resolved stack frame, most recent call first in `KindInfo::frames`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Frame {
@@ -47,11 +50,21 @@ impl Meta {
             .into_iter()
             .map(|c| {
                 let k = context::resolve(c);
+                let frames = k
+                    .frames
+                    .into_iter()
+                    .map(|f| Frame {
+                        function: f.function,
+                        file: f.file,
+                        line: f.line,
+                    })
+                    .collect();
                 (
                     c,
                     KindInfo {
                         kind: k.kind,
-                        ..KindInfo::default()
+                        site: k.site,
+                        frames,
                     },
                 )
             })
@@ -63,7 +76,7 @@ impl Meta {
         Meta {
             kinds,
             threads,
-            sample_rate: None,
+            sample_rate: crate::stack::sample_rate(),
         }
     }
 
@@ -72,6 +85,14 @@ impl Meta {
         self.kinds
             .get(&ctx)
             .map_or(context::UNTAGGED, |k| k.kind.as_str())
+    }
+
+    /// The call site label of context `ctx` (`<no stack>` when none was captured).
+    pub(crate) fn site(&self, ctx: u32) -> &str {
+        self.kinds
+            .get(&ctx)
+            .and_then(|k| k.site.as_deref())
+            .unwrap_or(NO_STACK)
     }
 
     /// The label of thread index `t`.

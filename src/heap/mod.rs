@@ -11,6 +11,7 @@ mod object;
 mod partition;
 mod render;
 mod snapshot;
+mod traceback;
 mod view;
 
 use std::collections::HashSet;
@@ -26,6 +27,7 @@ pub(crate) use meta::{Frame, KindInfo};
 pub(crate) use object::Obj;
 pub use object::Object;
 pub use snapshot::{hpy, Hpy};
+pub use traceback::Traceback;
 pub use view::By;
 
 use crate::census::guard;
@@ -160,6 +162,64 @@ impl Heap {
     /// ```
     pub fn size(&self) -> usize {
         self.objs.iter().map(|o| o.size).sum()
+    }
+
+    /// The estimated number of objects in the program's heap that this set stands for: with
+    /// a sampling census ([`Stacks::Sampled`](crate::Stacks::Sampled)) each recorded object
+    /// of size Z counts 1 / (1 - exp(-Z/R)) objects; otherwise the same as `count()`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![0u8; 10];
+    /// let h = mark.heap();
+    /// assert_eq!((h.estimated_count(), h.estimated_size()), (1.0, 10.0));
+    /// # drop(v);
+    /// ```
+    pub fn estimated_count(&self) -> f64 {
+        match self.meta.sample_rate {
+            Some(r) => self
+                .objs
+                .iter()
+                .map(|o| crate::stack::sample_weight(o.size, r))
+                .sum(),
+            None => self.count() as f64,
+        }
+    }
+
+    /// The estimated bytes of the program's heap that this set stands for (see
+    /// [`Heap::estimated_count`]); the same as `size()` without sampling.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![0u16; 10];
+    /// assert_eq!(mark.heap().estimated_size(), 20.0);
+    /// # drop(v);
+    /// ```
+    pub fn estimated_size(&self) -> f64 {
+        match self.meta.sample_rate {
+            Some(r) => self
+                .objs
+                .iter()
+                .map(|o| crate::stack::sample_weight(o.size, r) * o.size as f64)
+                .sum(),
+            None => self.size() as f64,
+        }
+    }
+
+    /// The mean gap in bytes between samples when this heap's objects are a byte-sampled
+    /// subset of the program's (its figures are then estimates), else `None`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// assert_eq!(heapy::hpy().heap().sample_rate(), None);
+    /// ```
+    pub fn sample_rate(&self) -> Option<u64> {
+        self.meta.sample_rate
     }
 
     /// True if the set holds no object.
@@ -306,6 +366,29 @@ impl Heap {
         self.with_view(By::Thread)
     }
 
+    /// The same set, grouped by line of allocation (guppy's `byprod`): each row is the
+    /// first frame of the program's own code on the allocation stacks, labelled
+    /// `file:line function`. Objects allocated while stacks were off show `<no stack>`.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// fn make() -> Vec<u64> {
+    ///     vec![0u64; 8]
+    /// }
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let v = make();
+    /// let text = mark.heap().bysite().to_string();
+    /// assert!(text.contains("Site (file:line function)"));
+    /// assert!(text.contains("::make\n"), "{text}");
+    /// # drop(v);
+    /// ```
+    pub fn bysite(&self) -> Heap {
+        self.with_view(By::Site)
+    }
+
     /// The objects of row `i` of the current view (guppy's `h[i]`), grouped by kind;
     /// empty if there is no such row (see [`Heap::try_row`] for an error instead).
     ///
@@ -449,16 +532,34 @@ impl fmt::Display for Heap {
                 (None, None)
             };
             let mut out = String::new();
+            let sampled = self.meta.sample_rate.filter(|_| self.by != By::Id);
+            let note = match (self.meta.sample_rate, self.by) {
+                (Some(r), By::Id) => Some(format!(
+                    "These objects are a byte-sample of the heap (mean gap {r} bytes)."
+                )),
+                (Some(r), _) => Some(format!(
+                    "Figures are estimates from {} sampled objects (mean gap {r} bytes), each scaled by 1/(1-exp(-size/{r})).",
+                    self.count()
+                )),
+                (None, _) => None,
+            };
+            let (count, size) = match sampled {
+                Some(_) => (
+                    self.estimated_count().round() as usize,
+                    self.estimated_size().round() as usize,
+                ),
+                None => (self.count(), self.size()),
+            };
             render::Table {
                 by: self.by,
                 part,
-                count: self.count(),
-                size: self.size(),
+                count,
+                size,
                 start: self.start,
                 all: self.all,
                 set_kind,
                 id_kinds: ids,
-                note: None,
+                note: note.as_deref(),
             }
             .write(&mut out)?;
             Ok(out)

@@ -58,6 +58,28 @@ impl<'h> Object<'h> {
     pub fn kind(&self) -> &'h str {
         self.meta.kind(self.obj.ctx)
     }
+
+    /// Where the object was allocated: `file:line function` of the first frame of the
+    /// program's own code, or `<no stack>`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// fn make() -> Box<u8> {
+    ///     Box::new(1)
+    /// }
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let b = make();
+    /// let h = mark.heap();
+    /// let site = h.theone().unwrap().site();
+    /// // `src/lib.rs:29 demo::make`; the file and line need debug info (doctests have none).
+    /// assert!(site.ends_with("::make"), "{site}");
+    /// # drop(b);
+    /// ```
+    pub fn site(&self) -> &'h str {
+        self.meta.site(self.obj.ctx)
+    }
 }
 
 impl core::fmt::Debug for Object<'_> {

@@ -25,7 +25,39 @@ pub(crate) struct Partition {
 impl Partition {
     pub(crate) fn new(objs: &[Obj], meta: &Meta, by: By) -> Partition {
         let (keys, labels) = classify(objs, meta, by);
-        Partition::from_classes(objs, keys, labels, by)
+        let mut p = Partition::from_classes(objs, keys, labels, by);
+        if let (Some(rate), false) = (meta.sample_rate, by == By::Id) {
+            p.estimate(objs, rate);
+        }
+        p
+    }
+
+    /// Scales each row of a byte-sampled heap by the inverse sampling probability of its
+    /// objects (see `Heap::estimated_size`), and sorts the rows again.
+    fn estimate(&mut self, objs: &[Obj], rate: u64) {
+        let mut sums = vec![(0.0f64, 0.0f64); self.rows.len()];
+        let index: std::collections::HashMap<u32, usize> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key, i))
+            .collect();
+        for (o, k) in objs.iter().zip(&self.keys) {
+            let w = crate::stack::sample_weight(o.size, rate);
+            let s = &mut sums[index[k]];
+            s.0 += w;
+            s.1 += w * o.size as f64;
+        }
+        for (r, (c, s)) in self.rows.iter_mut().zip(sums) {
+            r.count = c.round() as usize;
+            r.size = s.round() as usize;
+        }
+        self.rows.sort_by(|a, b| {
+            b.size
+                .cmp(&a.size)
+                .then(b.count.cmp(&a.count))
+                .then_with(|| a.label.cmp(&b.label))
+        });
     }
 
     /// The partition of `objs` into the classes `keys` (one per object) named by `labels`.

@@ -38,6 +38,10 @@ pub enum By {
     /// `byvia`): a byte offset such as `+0x10`, or a root's name. See
     /// [`Heap::byvia`](crate::Heap::byvia).
     Via,
+    /// By line of allocation (guppy's `byprod`): the first frame of the program's own code
+    /// on the allocation stack, as `src/main.rs:29 demo::work`. See
+    /// [`Heap::bysite`](crate::Heap::bysite).
+    Site,
 }
 
 impl By {
@@ -50,7 +54,7 @@ impl By {
     ///     assert_eq!(by.name().parse::<heapy::By>().unwrap(), *by);
     /// }
     /// ```
-    pub const ALL: &'static [By] = &[By::Kind, By::Id, By::Size, By::Thread];
+    pub const ALL: &'static [By] = &[By::Kind, By::Id, By::Size, By::Thread, By::Site];
 
     /// The name used on the command line and by `FromStr`.
     ///
@@ -68,6 +72,7 @@ impl By {
             By::Thread => "thread",
             By::Rcs => "rcs",
             By::Via => "via",
+            By::Site => "site",
         }
     }
 
@@ -79,6 +84,7 @@ impl By {
             By::Thread => "Thread",
             By::Rcs => "Referrers by Kind (type / call site)",
             By::Via => "Referred Via:",
+            By::Site => "Site (file:line function)",
         }
     }
 }
@@ -125,6 +131,16 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
                     *per_ctx
                         .entry(o.ctx)
                         .or_insert_with(|| intern(meta.kind(o.ctx).to_string()))
+                })
+                .collect()
+        }
+        By::Site => {
+            let mut per_ctx: HashMap<u32, u32> = HashMap::new();
+            objs.iter()
+                .map(|o| {
+                    *per_ctx
+                        .entry(o.ctx)
+                        .or_insert_with(|| intern(meta.site(o.ctx).to_string()))
                 })
                 .collect()
         }

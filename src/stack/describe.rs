@@ -1,0 +1,107 @@
+//! What a stack context says: its frames, call site and inferred kind.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::infer;
+use super::intern;
+pub(crate) use super::symbolize::SymFrame;
+
+/// A stack context, resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Description {
+    /// The tag that was current at the allocation (0: none).
+    pub tag: u32,
+    /// The kind the stack says (`Vec<demo::Person>`, else the call site's function), if
+    /// there is a stack.
+    pub kind: Option<String>,
+    /// `src/main.rs:29 demo::work`: the first user frame.
+    pub site: Option<String>,
+    /// The user frames, most recent call first.
+    pub frames: Vec<SymFrame>,
+}
+
+/// Descriptions already made: a stack context never changes, so each is resolved once.
+/// Taken only at snapshot time.
+static CACHE: Mutex<Option<HashMap<u32, Description>>> = Mutex::new(None);
+
+fn cache() -> std::sync::MutexGuard<'static, Option<HashMap<u32, Description>>> {
+    CACHE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Forgets every description and symbol (for the symbolization benchmark's cold runs).
+pub(crate) fn forget() {
+    *cache() = None;
+    super::symbolize::clear_cache();
+}
+
+/// Resolves stack context `ctx` (with the reentrancy flag held: it allocates).
+pub(crate) fn describe(ctx: u32) -> Description {
+    if let Some(d) = cache().as_ref().and_then(|c| c.get(&ctx)) {
+        return d.clone();
+    }
+    let d = resolve(ctx);
+    cache()
+        .get_or_insert_with(HashMap::new)
+        .entry(ctx)
+        .or_insert(d)
+        .clone()
+}
+
+fn resolve(ctx: u32) -> Description {
+    let Some((addrs, tag)) = intern::frames(ctx, super::BASE) else {
+        return Description {
+            kind: Some("<stack table full>".to_string()),
+            ..Description::default()
+        };
+    };
+    let mut all: Vec<SymFrame> = Vec::new();
+    for &a in addrs {
+        all.extend(super::symbolize::frames(a).iter().cloned());
+    }
+    let first_user = all.iter().position(infer::is_user_frame);
+    let frames: Vec<SymFrame> = match first_user {
+        Some(i) => all[i..]
+            .iter()
+            .filter(|f| infer::is_user_frame(f))
+            .map(|f| SymFrame {
+                function: f.function.clone(),
+                file: f.file.as_deref().map(short_path),
+                line: f.line,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let inner = &all[..first_user.unwrap_or(all.len())];
+    let site = frames.first().map(label);
+    let kind = infer::kind(inner)
+        .or_else(|| frames.first().map(|f| f.function.clone()))
+        .or_else(|| Some("<no user frame>".to_string()));
+    Description {
+        tag,
+        kind,
+        site,
+        frames,
+    }
+}
+
+/// `src/main.rs:29 demo::work`.
+pub(crate) fn label(f: &SymFrame) -> String {
+    match (&f.file, f.line) {
+        (Some(file), Some(line)) => format!("{file}:{line} {}", f.function),
+        (Some(file), None) => format!("{file} {}", f.function),
+        _ => f.function.clone(),
+    }
+}
+
+/// A source path relative to the current directory (as it was at the first snapshot) when
+/// it lies below it.
+fn short_path(p: &str) -> String {
+    static CWD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    if let Some(cwd) = CWD.get_or_init(|| std::env::current_dir().ok()) {
+        if let Ok(rest) = std::path::Path::new(p).strip_prefix(cwd) {
+            return rest.display().to_string();
+        }
+    }
+    p.to_string()
+}

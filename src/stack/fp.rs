@@ -1,0 +1,159 @@
+//! The frame-pointer walk: return addresses from the chain of saved frame pointers.
+//!
+//! With frame pointers, each frame begins with the caller's saved frame pointer, followed by
+//! the return address (x86_64 and aarch64 alike). Without them the register holds anything,
+//! so the walk never trusts the chain: every frame must lie inside the calling thread's
+//! stack, above the current stack pointer, be aligned, and be strictly above the previous
+//! one. A bad link ends the walk; it can never read outside the stack or loop.
+
+use core::cell::Cell;
+use core::mem::MaybeUninit;
+
+use crate::sys;
+
+thread_local! {
+    /// This thread's stack as (lowest, highest) address; (0, 0) until first read, (1, 1)
+    /// when unknown. `const` and without a destructor: the allocator reads it at any time.
+    static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// The calling thread's stack bounds, read once per thread.
+#[inline(always)]
+fn bounds() -> (usize, usize) {
+    BOUNDS
+        .try_with(|b| {
+            let v = b.get();
+            if v.0 != 0 {
+                return v;
+            }
+            let v = sys::current_stack_bounds().unwrap_or((1, 1));
+            b.set(v);
+            v
+        })
+        .unwrap_or((1, 1))
+}
+
+/// The frame pointer of the calling function.
+#[inline(always)]
+fn frame_pointer() -> usize {
+    let fp: usize;
+    // SAFETY: reads a register into a local; no memory is touched.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}
+
+/// Fills `out` with the return addresses of the calling thread's stack, innermost first
+/// (the first is the return into `walk`'s caller); returns how many.
+#[inline(never)]
+pub(crate) fn walk(out: &mut [MaybeUninit<usize>]) -> usize {
+    let (lo, hi) = bounds();
+    let sp = sys::stack_pointer();
+    walk_from(frame_pointer(), lo.max(sp), hi, out)
+}
+
+/// The walk from frame pointer `fp`, trusting nothing outside `[lo, hi)`.
+///
+/// Every word read lies in `[lo, hi)`, which must be readable memory (for a live thread: its
+/// stack from the current stack pointer up).
+#[inline(always)]
+pub(crate) fn walk_from(
+    mut fp: usize,
+    lo: usize,
+    hi: usize,
+    out: &mut [MaybeUninit<usize>],
+) -> usize {
+    const WORD: usize = core::mem::size_of::<usize>();
+    let mut n = 0;
+    while n < out.len() {
+        // The frame's two words must lie inside the bounds, aligned.
+        if fp < lo
+            || !fp.is_multiple_of(WORD)
+            || fp.checked_add(2 * WORD).is_none_or(|end| end > hi)
+        {
+            break;
+        }
+        // SAFETY: `fp .. fp + 16` is inside `[lo, hi)`, readable by the caller's promise,
+        // and aligned. A volatile read: the compiler may not assume anything about stack
+        // memory that other frames own.
+        let (next, ret) = unsafe {
+            (
+                core::ptr::read_volatile(fp as *const usize),
+                core::ptr::read_volatile((fp + WORD) as *const usize),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n].write(ret);
+        n += 1;
+        // Frames grow towards lower addresses: a caller's frame is strictly above.
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crafted_chain_is_followed_and_garbage_stops_it() {
+        // A fake stack: frames at words 0, 4, 8 pointing upwards, then a link back down.
+        let mut buf = [0usize; 16];
+        let base = buf.as_ptr() as usize;
+        let w = core::mem::size_of::<usize>();
+        buf[0] = base + 4 * w;
+        buf[1] = 0x1111;
+        buf[4] = base + 8 * w;
+        buf[5] = 0x2222;
+        buf[8] = base; // a loop back to the start
+        buf[9] = 0x3333;
+        let (lo, hi) = (base, base + 16 * w);
+        let mut out = [MaybeUninit::<usize>::uninit(); 32];
+        let got = |out: &[MaybeUninit<usize>], n: usize| -> Vec<usize> {
+            out[..n]
+                .iter()
+                // SAFETY: `walk_from` initialised the first `n` words.
+                .map(|w| unsafe { w.assume_init() })
+                .collect()
+        };
+        let n = walk_from(base, lo, hi, &mut out);
+        assert_eq!(got(&out, n), [0x1111, 0x2222, 0x3333]);
+        // Garbage: misaligned, below, above, at the very top, null.
+        for fp in [base + 1, base - 64, hi, hi - w, 0, usize::MAX - 3] {
+            assert_eq!(walk_from(fp, lo, hi, &mut out), 0, "fp {fp:#x}");
+        }
+        // A link that points outside the bounds ends the walk after that frame.
+        buf[4] = usize::MAX - 7;
+        let n = walk_from(base, lo, hi, &mut out);
+        assert_eq!(got(&out, n), [0x1111, 0x2222]);
+        // A self-link (not strictly increasing) ends it too.
+        buf[0] = base;
+        assert_eq!(walk_from(base, lo, hi, &mut out), 1);
+        // A zero return address ends it.
+        buf[1] = 0;
+        assert_eq!(walk_from(base, lo, hi, &mut out), 0);
+        core::hint::black_box(&mut buf);
+    }
+
+    #[test]
+    fn the_walk_stays_within_bounds_and_depth() {
+        let mut out = [MaybeUninit::<usize>::uninit(); 4];
+        assert!(walk(&mut out) <= 4);
+    }
+}

@@ -1,0 +1,202 @@
+//! Kinds inferred from allocation stacks, under the project's flags (frame pointers and v0
+//! mangling, see .cargo/config.toml): each kind's count and bytes exactly.
+//!
+//! Each statement's own objects are measured with a thread-scoped mark (which does not
+//! depend on kinds), and the kind table of everything must add up to exactly those figures.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::mem::size_of;
+use std::rc::Rc;
+use std::sync::Arc;
+
+#[global_allocator]
+static CENSUS: heapy::Census = heapy::Census::new();
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    id: u32,
+    age: u32,
+}
+
+fn p(id: u32) -> Person {
+    Person { id, age: id + 1 }
+}
+
+/// Runs `f` and returns its value with the count and bytes of what it left allocated.
+fn made<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
+    let m = heapy::hpy().mark();
+    let v = f();
+    let h = m.heap();
+    (v, h.count(), h.size())
+}
+
+/// Kind → (count, bytes) of a heap.
+fn kinds(h: &heapy::Heap) -> BTreeMap<String, (usize, usize)> {
+    let mut out = BTreeMap::new();
+    for o in h.objects() {
+        let e = out.entry(o.kind().to_string()).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += o.size();
+    }
+    out
+}
+
+#[test]
+fn std_containers_are_named_by_their_types() {
+    // The expected figures are kept on the stack: nothing but the objects under test is
+    // allocated after the mark.
+    let mut want: [(&str, usize, usize); 20] = [("", 0, 0); 20];
+    let mut add = |k: &'static str, c: usize, b: usize| {
+        let i = want
+            .iter()
+            .position(|w| w.0 == k || w.0.is_empty())
+            .unwrap();
+        want[i].0 = k;
+        want[i].1 += c;
+        want[i].2 += b;
+    };
+    let mark = heapy::hpy().mark();
+
+    let (v, c, b) = made(|| vec![p(1); 3]);
+    assert_eq!((c, b), (1, 3 * size_of::<Person>()));
+    add("Vec<kinds::Person>", c, b);
+
+    let (pushed, c, b) = made(|| {
+        let mut v = Vec::new();
+        // A push that grows the Vec (the allocation is RawVec's grow_one).
+        std::hint::black_box(&mut v).push(p(2));
+        v
+    });
+    assert_eq!((c, b), (1, pushed.capacity() * size_of::<Person>()));
+    add("Vec<kinds::Person>", c, b);
+
+    let (bx, c, b) = made(|| Box::new(p(3)));
+    assert_eq!((c, b), (1, size_of::<Person>()));
+    add("Box<kinds::Person>", c, b);
+
+    let (rc, c, b) = made(|| Rc::new(p(4)));
+    assert_eq!((c, b), (1, 2 * size_of::<usize>() + size_of::<Person>()));
+    add("Rc<kinds::Person>", c, b);
+
+    let (arc, c, b) = made(|| Arc::new(p(5)));
+    assert_eq!((c, b), (1, 2 * size_of::<usize>() + size_of::<Person>()));
+    add("Arc<kinds::Person>", c, b);
+
+    let (s1, c, b) = made(|| String::from("hello"));
+    assert_eq!((c, b), (1, 5));
+    add("String", c, b);
+    let (s2, c, b) = made(|| format!("{}-{}", 12, 345));
+    assert_eq!((c, b), (1, s2.capacity()));
+    add("String", c, b);
+    let (s3, c, b) = made(|| 4242.to_string());
+    assert_eq!((c, b), (1, s3.capacity()));
+    add("String", c, b);
+
+    let (m, c, b) = made(|| {
+        let mut m: HashMap<u32, Person> = HashMap::new();
+        m.insert(1, p(6));
+        m
+    });
+    assert_eq!(c, 1);
+    add("HashMap<u32, kinds::Person>", c, b);
+
+    let (set, c, b) = made(|| {
+        let mut s: HashSet<u64> = HashSet::new();
+        s.insert(7);
+        s
+    });
+    assert_eq!(c, 1);
+    add("HashSet<u64>", c, b);
+
+    let (bt, c, b) = made(|| {
+        let mut m: BTreeMap<u32, Person> = BTreeMap::new();
+        m.insert(1, p(8));
+        m
+    });
+    assert_eq!(c, 1);
+    add("BTreeMap<u32, kinds::Person>", c, b);
+
+    let (dq, c, b) = made(|| {
+        let mut d: VecDeque<Person> = VecDeque::new();
+        d.push_back(p(9));
+        d
+    });
+    assert_eq!((c, b), (1, dq.capacity() * size_of::<Person>()));
+    add("VecDeque<kinds::Person>", c, b);
+
+    let (nested, c, b) = made(|| vec![Box::new(p(10)), Box::new(p(11))]);
+    assert_eq!(
+        (c, b),
+        (3, 2 * size_of::<usize>() + 2 * size_of::<Person>())
+    );
+    add("Vec<Box<kinds::Person>>", 1, 2 * size_of::<usize>());
+    add("Box<kinds::Person>", 2, 2 * size_of::<Person>());
+
+    let (strings, c, b) = made(|| vec![String::from("ab"), String::from("cde")]);
+    assert_eq!((c, b), (3, 2 * size_of::<String>() + 5));
+    add("Vec<String>", 1, 2 * size_of::<String>());
+    add("String", 2, 5);
+
+    let (set2, c, b) = made(|| {
+        let mut s: BTreeSet<u16> = BTreeSet::new();
+        s.insert(3);
+        s
+    });
+    assert_eq!(c, 1);
+    add("BTreeSet<u16>", c, b);
+
+    let (heap, c, b) = made(|| {
+        let mut h: BinaryHeap<u32> = BinaryHeap::new();
+        h.push(5);
+        h
+    });
+    assert_eq!((c, b), (1, heap.capacity() * 4));
+    add("BinaryHeap<u32>", c, b);
+
+    let (grown, c, b) = made(|| {
+        let mut s = String::new();
+        s.push_str("grown");
+        s
+    });
+    assert_eq!((c, b), (1, grown.capacity()));
+    add("String", c, b);
+
+    let (owned, c, b) = made(|| "owned".to_owned());
+    assert_eq!((c, b), (1, 5));
+    add("String", c, b);
+
+    let h = mark.heap();
+    let want: BTreeMap<String, (usize, usize)> = want
+        .iter()
+        .filter(|w| !w.0.is_empty())
+        .map(|w| (w.0.to_string(), (w.1, w.2)))
+        .collect();
+    assert_eq!(kinds(&h), want, "\n{}", h.all());
+    drop((
+        v, pushed, bx, rc, arc, s1, s2, s3, m, set, bt, dq, nested, strings,
+    ));
+    drop((set2, heap, grown, owned));
+}
+
+#[test]
+fn tags_still_win_and_keep_the_call_site() {
+    let mark = heapy::hpy().mark();
+    let b = heapy::with_kind("Tagged", || Box::new([0u8; 40]));
+    let h = mark.heap();
+    let o = h.theone().unwrap();
+    assert_eq!((o.kind(), o.size()), ("Tagged", 40));
+    assert!(o.site().starts_with("tests/kinds.rs:"), "{}", o.site());
+    drop(b);
+}
+
+#[test]
+fn the_table_prints_the_kinds() {
+    let mark = heapy::hpy().mark();
+    let v: Vec<u64> = Vec::with_capacity(16);
+    let text = mark.heap().to_string();
+    assert!(
+        text.contains("     0      1 100      128 100       128 100 Vec<u64>\n"),
+        "{text}"
+    );
+    drop(v);
+}
