@@ -62,11 +62,19 @@ fn view_prints_the_snapshots_table() {
          \x20    2      1  14        7   0      4507 100 Log\n"
     );
     assert_eq!(stdout(&o), new.to_string());
-    for by in ["kind", "size", "thread", "id"] {
+    for by in ["kind", "site", "size", "thread", "id"] {
         let o = heapy(d, &["view", "new.json", "--by", by, "--all"]);
         assert!(o.status.success(), "{by}: {}", stderr(&o));
         let view: heapy::By = by.parse().unwrap();
         assert_eq!(stdout(&o), new.by(view).all().to_string(), "{by}");
+    }
+    // The file keeps the call sites: every row of the site view is a line of this file.
+    let o = heapy(d, &["view", "new.json", "--by", "site", "--all"]);
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert!(!rows.is_empty(), "{text}");
+    for row in rows {
+        assert!(row.contains("tests/cli_snapshots.rs:"), "{text}");
     }
     drop(held);
 }

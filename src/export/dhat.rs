@@ -70,12 +70,21 @@ impl Heap {
     pub fn dhat_json(&self) -> String {
         guard::internal(|| {
             let meta = self.meta();
-            let mut by_ctx: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+            // A byte-sampled heap stands for more than it holds: each object counts its
+            // inverse sampling probability (see `Heap::estimated_size`).
+            let mut weighed: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
             for o in self.objs() {
-                let e = by_ctx.entry(o.ctx).or_default();
-                e.0 += o.size as u64;
-                e.1 += 1;
+                let w = meta
+                    .sample_rate
+                    .map_or(1.0, |r| crate::stack::sample_weight(o.size, r));
+                let e = weighed.entry(o.ctx).or_default();
+                e.0 += w * o.size as f64;
+                e.1 += w;
             }
+            let by_ctx: BTreeMap<u32, (u64, u64)> = weighed
+                .into_iter()
+                .map(|(c, (b, n))| (c, (b.round() as u64, n.round() as u64)))
+                .collect();
             let mut ftbl = vec!["[root]".to_owned()];
             let mut index: HashMap<String, usize> = HashMap::new();
             let mut intern = |s: String| {
@@ -164,6 +173,25 @@ impl Heap {
 #[cfg(test)]
 mod tests {
     use crate::export::folded::tests::sample_heap;
+
+    #[test]
+    fn sampled_points_are_scaled_estimates() {
+        let h = sample_heap();
+        let mut meta = (**h.meta()).clone();
+        meta.sample_rate = Some(64);
+        let sampled = crate::heap::Heap::from_parts(h.objs().to_vec(), std::sync::Arc::new(meta));
+        let json: serde_json::Value = serde_json::from_str(&sampled.dhat_json()).unwrap();
+        let w = |size: usize| crate::stack::sample_weight(size, 64);
+        let ftbl = json["ftbl"].as_array().unwrap();
+        let point = json["pps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| ftbl[p["fs"][0].as_u64().unwrap() as usize] == "[u8; 4]")
+            .unwrap();
+        assert_eq!(point["eb"], (8.0 * w(4)).round() as u64);
+        assert_eq!(point["ebk"], (2.0 * w(4)).round() as u64);
+    }
 
     #[test]
     fn dhat_points_and_frames() {

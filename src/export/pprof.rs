@@ -171,13 +171,21 @@ impl Tables {
 /// captured) with its object count and bytes.
 pub(crate) fn profile(h: &Heap) -> Profile {
     let meta = h.meta();
-    let mut by_ctx: HashMap<u32, (i64, i64)> = HashMap::new();
+    // A byte-sampled heap stands for more than it holds: each object counts its inverse
+    // sampling probability (as Go's runtime scales its heap samples before writing them).
+    let mut by_ctx: HashMap<u32, (f64, f64)> = HashMap::new();
     for o in h.objs() {
+        let w = meta
+            .sample_rate
+            .map_or(1.0, |r| crate::stack::sample_weight(o.size, r));
         let e = by_ctx.entry(o.ctx).or_default();
-        e.0 += 1;
-        e.1 += o.size as i64;
+        e.0 += w;
+        e.1 += w * o.size as f64;
     }
-    let mut ctxs: Vec<(u32, (i64, i64))> = by_ctx.into_iter().collect();
+    let mut ctxs: Vec<(u32, (i64, i64))> = by_ctx
+        .into_iter()
+        .map(|(ctx, (n, b))| (ctx, (n.round() as i64, b.round() as i64)))
+        .collect();
     ctxs.sort_unstable_by_key(|&(ctx, (_, bytes))| (core::cmp::Reverse(bytes), ctx));
 
     let mut t = Tables::new();
@@ -217,7 +225,7 @@ pub(crate) fn profile(h: &Heap) -> Profile {
     let mut comment = Vec::new();
     if let Some(rate) = meta.sample_rate {
         let c = format!(
-            "heapy: objects sampled every {rate} bytes on average; the figures are the sampled objects"
+            "heapy: objects sampled every {rate} bytes on average; values are estimates, each sampled object scaled by 1/(1-exp(-size/{rate}))"
         );
         comment.push(t.string(&c));
     }
@@ -307,6 +315,41 @@ mod tests {
             .read_to_end(&mut raw)
             .unwrap();
         Profile::decode(raw.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn sampled_values_are_scaled_estimates() {
+        let h = sample_heap();
+        let mut meta = (**h.meta()).clone();
+        meta.sample_rate = Some(64);
+        let sampled = Heap::from_parts(h.objs().to_vec(), std::sync::Arc::new(meta));
+        let p = decode(&sampled.pprof_bytes().unwrap());
+        let s = |i: i64| p.string_table[i as usize].as_str();
+        let w = |size: usize| crate::stack::sample_weight(size, 64);
+        let value = |kind: &str| {
+            p.sample
+                .iter()
+                .find(|x| s(x.label[0].str) == kind)
+                .map(|x| x.value.clone())
+                .unwrap()
+        };
+        // Two objects of 4 bytes; one of 96 and one of 32 bytes.
+        assert_eq!(
+            value("[u8; 4]"),
+            [(2.0 * w(4)).round() as i64, (8.0 * w(4)).round() as i64]
+        );
+        let n = w(96) + w(32);
+        let b = 96.0 * w(96) + 32.0 * w(32);
+        assert_eq!(
+            value("Vec<demo::Person>"),
+            [n.round() as i64, b.round() as i64]
+        );
+        assert!(
+            w(4) > 10.0,
+            "a 4-byte object stands for many at a 64-byte rate"
+        );
+        assert_eq!(p.period, 64);
+        assert!(s(p.comment[0]).contains("estimates"));
     }
 
     #[test]
