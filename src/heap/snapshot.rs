@@ -18,6 +18,7 @@ pub fn hpy() -> Hpy {
     // Where no load-time hook exists, `HEAPY_MPROF` is read here (see profile::autostart).
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     crate::profile::autostart::from_env();
+    crate::stack::warn_bad_env();
     Hpy { _private: () }
 }
 

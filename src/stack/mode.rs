@@ -110,10 +110,14 @@ pub(crate) enum Capture {
     Unwind,
 }
 
-/// `HEAPY_STACKS` as read once: 0 not read yet, 1 unset or invalid, else `encode(mode)`.
+/// `HEAPY_STACKS` as read once: 0 not read yet, 1 unset, `INVALID` for a value heapy does
+/// not understand, else `encode(mode)`.
 /// Relaxed: the value is computed identically by any thread that reads the environment, so
 /// a racing second read only stores the same number.
 static ENV: AtomicU64 = AtomicU64::new(0);
+
+/// `ENV`'s code for a `HEAPY_STACKS` value that does not parse (`decode` gives `None`).
+const INVALID: u64 = 7;
 
 fn encode(m: Stacks) -> u64 {
     match m {
@@ -142,17 +146,32 @@ fn read_env() -> u64 {
     // SAFETY: getenv with a NUL-terminated name returns a pointer into the environment (or
     // null) without allocating; the bytes are read at once, before anything could change
     // the environment on this thread.
-    let v = unsafe {
+    let code = unsafe {
         let p = libc::getenv(c"HEAPY_STACKS".as_ptr());
         if p.is_null() {
-            None
+            1
         } else {
-            parse(core::ffi::CStr::from_ptr(p).to_bytes())
+            parse(core::ffi::CStr::from_ptr(p).to_bytes()).map_or(INVALID, encode)
         }
     };
-    let code = v.map_or(1, encode);
     ENV.store(code, Ordering::Relaxed);
     code
+}
+
+/// Says once, on stderr, that `HEAPY_STACKS` holds a value heapy does not understand. The
+/// allocator, which reads the variable, cannot print; `hpy()` calls this instead.
+pub(crate) fn warn_bad_env() {
+    /// Relaxed: only makes the warning appear once; it publishes nothing else.
+    static WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if ENV.load(Ordering::Relaxed) == INVALID && !WARNED.swap(true, Ordering::Relaxed) {
+        crate::census::guard::internal(|| {
+            let value = std::env::var("HEAPY_STACKS").unwrap_or_default();
+            eprintln!(
+                "heapy: HEAPY_STACKS={value:?} is not one of off, fp, unwind, sample:<bytes>; \
+                 ignored (stacks are captured as the program's Census says)"
+            );
+        });
+    }
 }
 
 /// The mode in force for a census configured with `m`: `HEAPY_STACKS` wins.
