@@ -51,8 +51,9 @@ fn child_leaks_a_cycle() {
     }
 }
 
-/// Runs `child_leaks_a_cycle` in a child process; returns its standard error.
-fn run_child(report: bool) -> String {
+/// Runs `child_leaks_a_cycle` in a child process with `HEAPY_LEAKS` set to `value` (unset
+/// for `None`); returns its standard error.
+fn run_child(value: Option<&str>) -> String {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -61,11 +62,10 @@ fn run_child(report: bool) -> String {
         "--quiet",
     ])
     .env(CHILD, "1");
-    if report {
-        cmd.env("HEAPY_LEAKS", "report");
-    } else {
-        cmd.env_remove("HEAPY_LEAKS");
-    }
+    match value {
+        Some(v) => cmd.env("HEAPY_LEAKS", v),
+        None => cmd.env_remove("HEAPY_LEAKS"),
+    };
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "child failed: {out:?}");
     String::from_utf8(out.stderr).unwrap()
@@ -85,7 +85,7 @@ fn row_of(report: &str, kind: &str) -> Option<(usize, usize)> {
 
 #[test]
 fn heapy_leaks_report_prints_the_cycle_at_exit() {
-    let err = run_child(true);
+    let err = run_child(Some("report"));
     assert!(err.contains("unreachable objects ("), "no report:\n{err}");
     assert_eq!(row_of(&err, "ExitCycle"), Some((4, 4 * RC_NODE)), "{err}");
     // The cycles view shows the ring as one strongly connected component of four objects,
@@ -106,6 +106,15 @@ fn heapy_leaks_report_prints_the_cycle_at_exit() {
 
 #[test]
 fn no_report_without_the_variable() {
-    let err = run_child(false);
+    let err = run_child(None);
     assert!(!err.contains("heapy:"), "unexpected report:\n{err}");
+}
+
+#[test]
+fn an_unknown_value_is_named_at_exit() {
+    let err = run_child(Some("yes"));
+    assert_eq!(
+        err,
+        "heapy: HEAPY_LEAKS=\"yes\" is not \"report\"; no leak report (set HEAPY_LEAKS=report)\n"
+    );
 }

@@ -14,15 +14,25 @@ use crate::census::guard;
 static ARMED: AtomicBool = AtomicBool::new(false);
 /// True once the environment was consulted. Relaxed, as above.
 static ENV_CHECKED: AtomicBool = AtomicBool::new(false);
+/// True when `HEAPY_LEAKS` holds something other than `report`: the exit handler then says
+/// so instead of reporting (the allocator, which reads the variable, cannot print). Relaxed:
+/// set before `atexit` registers the handler, read by it on the same thread at exit or after
+/// the registration's own synchronization.
+static ENV_BAD: AtomicBool = AtomicBool::new(false);
 
 /// Makes sure the report runs at exit. Called from the allocator when the option is on:
 /// one relaxed load after the first call; never allocates through Rust, never panics.
 #[inline]
 pub(crate) fn arm() {
-    if !ARMED.load(Ordering::Relaxed) {
+    if !REQUESTED_IN_CODE.load(Ordering::Relaxed) {
+        REQUESTED_IN_CODE.store(true, Ordering::Relaxed);
         arm_slow();
     }
 }
+
+/// True once a census built with `report_leaks_at_exit()` allocated: the report is wanted
+/// whatever `HEAPY_LEAKS` says. Relaxed, as `ARMED`.
+static REQUESTED_IN_CODE: AtomicBool = AtomicBool::new(false);
 
 #[cold]
 fn arm_slow() {
@@ -48,12 +58,28 @@ pub(crate) fn arm_from_env() {
         return;
     }
     // SAFETY: a non-null getenv result is a NUL-terminated string.
-    if unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes() == b"report" {
-        arm_slow();
+    let value = unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes();
+    if value.is_empty() {
+        return;
     }
+    if value != b"report" {
+        ENV_BAD.store(true, Ordering::Relaxed);
+    }
+    arm_slow();
 }
 
 extern "C" fn at_exit() {
+    if ENV_BAD.load(Ordering::Relaxed) && !REQUESTED_IN_CODE.load(Ordering::Relaxed) {
+        let _ = std::panic::catch_unwind(|| {
+            guard::internal(|| {
+                let value = std::env::var("HEAPY_LEAKS").unwrap_or_default();
+                eprintln!(
+                    "heapy: HEAPY_LEAKS={value:?} is not \"report\"; no leak report (set HEAPY_LEAKS=report)"
+                );
+            })
+        });
+        return;
+    }
     let here = Here::capture();
     report(&here);
 }

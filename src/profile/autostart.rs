@@ -28,11 +28,18 @@ pub(crate) fn from_env() {
         if !crate::census::is_installed() {
             return;
         }
-        let interval = std::env::var("HEAPY_MPROF_INTERVAL")
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map_or(Duration::from_millis(100), Duration::from_secs_f64);
+        let interval = match std::env::var("HEAPY_MPROF_INTERVAL") {
+            Err(_) => Duration::from_millis(100),
+            Ok(s) => match s.trim().parse::<f64>() {
+                Ok(secs) if secs.is_finite() && secs > 0.0 => Duration::from_secs_f64(secs),
+                _ => {
+                    eprintln!(
+                        "heapy: HEAPY_MPROF_INTERVAL={s:?} is not a positive number of seconds; using 0.1"
+                    );
+                    Duration::from_millis(100)
+                }
+            },
+        };
         if let Err(e) = super::recorder::start_for_process(path.as_ref(), interval) {
             eprintln!("heapy: HEAPY_MPROF: {e}");
         }
