@@ -36,6 +36,15 @@
 //!   [`check_memory_limit`]) prove memory behaviour in tests.
 //! * [`Heap::dump`] and [`Heap::load`]: snapshot files (versioned JSON with a checksum),
 //!   read by the `heapy view`, `heapy diff` and `heapy flame` commands.
+//! * The object graph, from a conservative pointer scan: [`Hpy::heapu`] (live objects no
+//!   root reaches: leaks), [`Heap::cycles`] (Rc/Arc cycles), [`Heap::referrers`],
+//!   [`Heap::referents`], [`Heap::byrcs`], [`Heap::byvia`], [`Heap::sp`] (paths from roots),
+//!   [`Heap::domisize`] and [`Heap::retained`] (dominator tree), and a leak report at exit
+//!   ([`Census::report_leaks_at_exit`], `HEAPY_LEAKS=report`).
+//! * Profiles: [`macro@profile`] (memory_profiler's line table), [`Recorder`] (mprof
+//!   timelines, `HEAPY_MPROF`), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
+//!   [`Heap::dhat`] (DHAT's viewer) and `Heap::pprof` (pprof), and the `heapy mprof`
+//!   commands.
 //!
 //! ## Tests that run in parallel
 //!
