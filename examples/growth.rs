@@ -58,7 +58,10 @@ fn main() -> heapy::Result<()> {
     );
 
     let dir = std::env::temp_dir();
-    let (old_path, new_path) = (dir.join("growth-before.json"), dir.join("growth-after.json"));
+    let (old_path, new_path) = (
+        dir.join("growth-before.json"),
+        dir.join("growth-after.json"),
+    );
     before.dump(&old_path)?;
     after.dump(&new_path)?;
     println!(

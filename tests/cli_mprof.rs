@@ -145,13 +145,23 @@ fn run_propagates_exit_code_and_reports_missing_programs() {
         stderr(&o),
         "heapy: no-such-program-heapy: No such file or directory (os error 2)\n"
     );
-    let o = heapy(dir.path(), &["mprof", "run", "-T", "0", "--", "true"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("--interval must be a positive number"),
-        "{}",
-        stderr(&o)
+    for t in ["0", "-1", "1e20", "1e19", "86401"] {
+        let o = heapy(dir.path(), &["mprof", "run", "-T", t, "--", "true"]);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(
+            stderr(&o).contains("--interval must be a positive number of seconds up to a day"),
+            "{t}: {}",
+            stderr(&o)
+        );
+    }
+    // A long interval still ends when the program does (the wait is cut short).
+    let o = heapy(
+        dir.path(),
+        &[
+            "mprof", "run", "-T", "86400", "-o", "long.dat", "--", "true",
+        ],
     );
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -211,6 +221,20 @@ fn plot_writes_svg_and_png_and_refuses_bad_input() {
     let o = heapy(d, &["mprof", "plot", "cut.dat", "-o", "p.svg"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(std::fs::read(d.join("p.svg")).unwrap(), before);
+    // Finite figures whose span is not (plotters would loop forever on an infinite axis).
+    for (name, text) in [
+        ("wide.dat", "MEM 1.0 -1e308\nMEM 2.0 1e308\n"),
+        ("tall.dat", "MEM 1.7e308 1\nMEM 1 2\n"),
+    ] {
+        std::fs::write(d.join(name), text).unwrap();
+        let o = heapy(d, &["mprof", "plot", name, "-o", "w.svg"]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        assert!(
+            stderr(&o).contains("the times or MiB figures are too far apart to plot"),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
     // Unknown options are clap's errors (exit 2).
     let o = heapy(d, &["mprof", "plot", "--bogus"]);
     assert_eq!(o.status.code(), Some(2));
@@ -248,6 +272,14 @@ fn flame_draws_folded_stacks_and_refuses_bad_input() {
     assert_eq!(
         stderr(&o),
         "heapy: nope.folded: No such file or directory (os error 2)\n"
+    );
+    std::fs::write(d.join("huge.folded"), "a;b 18446744073709551615\nc 1\n").unwrap();
+    let o = heapy(d, &["flame", "huge.folded", "-o", "heap.svg"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the byte counts add up to more than 18446744073709551615 (at line 2)"),
+        "{}",
+        stderr(&o)
     );
     std::fs::write(d.join("bad.folded"), "main;load 12\nmain;x twelve\n").unwrap();
     let o = heapy(d, &["flame", "bad.folded", "-o", "heap.svg"]);

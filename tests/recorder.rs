@@ -181,24 +181,31 @@ fn heapy_mprof_env_starts_a_recorder() {
 #[test]
 fn a_bad_interval_is_named_and_the_default_used() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("env.dat");
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "env_child", "--test-threads=1", "--quiet"])
-        .env("HEAPY_MPROF", &path)
-        .env("HEAPY_MPROF_INTERVAL", "fast")
-        .env("HEAPY_TEST_CHILD", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        stderr,
-        "heapy: HEAPY_MPROF_INTERVAL=\"fast\" is not a positive number of seconds; using 0.1\n"
-    );
-    // Recorded at the default interval: about 5 samples in the child's 0.5 s plus the last (not the 50 of a 0.01 s interval).
-    let n = heapy::Timeline::load(&path).unwrap().mem().len();
-    assert!((2..=12).contains(&n), "{n} samples");
+    // Not a number; and a number of seconds too large for a Duration (which would abort
+    // the program before main if it were converted blindly).
+    for bad in ["fast", "1e20"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.dat");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "env_child", "--test-threads=1", "--quiet"])
+            .env("HEAPY_MPROF", &path)
+            .env("HEAPY_MPROF_INTERVAL", bad)
+            .env("HEAPY_TEST_CHILD", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{bad}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "heapy: HEAPY_MPROF_INTERVAL={bad:?} is not a positive number of seconds; using 0.1\n"
+            )
+        );
+        // Recorded at the default interval: about 5 samples in the child's 0.5 s plus the
+        // last (not the 50 of a 0.01 s interval).
+        let n = heapy::Timeline::load(&path).unwrap().mem().len();
+        assert!((2..=12).contains(&n), "{bad}: {n} samples");
+    }
 }
 
 #[test]

@@ -346,6 +346,12 @@ fn impossible_contents_with_a_valid_checksum_are_corrupt() {
         ok.replace("\"view\":\"size\",", ""),
         ok.replace("\"objects\"", "\"extra\":1,\"objects\""),
         ok.replace("[4096,10,1,1,3]", "[4096,10,1,1]"),
+        ok.replace("\"sample_rate\":null", "\"sample_rate\":0"),
+        ok.replace("\"sample_rate\":null", "\"sample_rate\":1099511627777"),
+        ok.replace(
+            "\"sample_rate\":null",
+            "\"sample_rate\":18446744073709551615",
+        ),
         "[]".to_string(),
     ];
     for body in bad {
@@ -358,6 +364,19 @@ fn impossible_contents_with_a_valid_checksum_are_corrupt() {
     let max = ok.replace("[8192,20,2,1,3]", "[8192,1099511627775,2,1,3]");
     let h = load_bytes(dir.path(), "forged.json", &forged(&max)).unwrap();
     assert_eq!(h.size(), 10 + 1_099_511_627_775);
+    // The sparsest sampling a census does (a mean gap of 1 TiB) loads, and its estimates
+    // print: each 10- or 20-byte object stands for about 2^40 / size objects.
+    let sparse = ok.replace("\"sample_rate\":null", "\"sample_rate\":1099511627776");
+    let h = load_bytes(dir.path(), "forged.json", &forged(&sparse)).unwrap();
+    assert_eq!(h.sample_rate(), Some(1 << 40));
+    let est = h.estimated_count();
+    let want = 2.0f64.powi(40) / 10.0 + 2.0f64.powi(40) / 20.0;
+    assert!((est - want).abs() / want < 1e-3, "{est} vs {want}");
+    // (The id view lists the sampled objects themselves, not estimates.)
+    for by in heapy::By::ALL.iter().filter(|b| **b != heapy::By::Id) {
+        assert!(h.by(*by).to_string().contains("estimates"), "{by}");
+    }
+    assert!(h.diff(&h.filter(|_| false)).to_string().contains("Summary"));
     let over = ok.replace("[8192,20,2,1,3]", "[8192,1099511627776,2,1,3]");
     let err = load_bytes(dir.path(), "forged.json", &forged(&over)).unwrap_err();
     assert!(err

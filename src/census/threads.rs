@@ -96,7 +96,8 @@ pub(crate) fn shared(i: u16) -> bool {
 pub(crate) fn register_current() -> u16 {
     let i = NEXT.fetch_add(1, Ordering::Relaxed);
     if i as usize >= OVERFLOW as usize {
-        NEXT.store(OVERFLOW as u32, Ordering::Relaxed);
+        // Every later thread shares OVERFLOW, the last index: `count` includes it from now on.
+        NEXT.store(MAX_THREADS as u32, Ordering::Relaxed);
         let s = slot(OVERFLOW);
         if s.state.load(Ordering::Relaxed) == 0 {
             s.name[0].store(u64::from_le_bytes(*b"<later t"), Ordering::Relaxed);

@@ -32,13 +32,16 @@ pub fn flamegraph(folded: &str, title: &str, path: impl AsRef<Path>) -> Result<(
 
 /// Renders the SVG (`path` only names errors).
 fn svg(folded: &str, title: &str, path: &Path) -> Result<Vec<u8>> {
+    let mut total: u64 = 0;
     for (i, line) in folded.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let count = line.rsplit_once(' ').map(|(_, c)| c);
-        if count.is_none_or(|c| c.parse::<u64>().is_err()) {
+        let count = line
+            .rsplit_once(' ')
+            .and_then(|(_, c)| c.parse::<u64>().ok());
+        let Some(count) = count else {
             return Err(Error::Format {
                 path: path.to_path_buf(),
                 problem: format!(
@@ -46,7 +49,16 @@ fn svg(folded: &str, title: &str, path: &Path) -> Result<Vec<u8>> {
                     i + 1
                 ),
             });
-        }
+        };
+        // inferno adds the counts up in a u64.
+        total = total.checked_add(count).ok_or_else(|| Error::Format {
+            path: path.to_path_buf(),
+            problem: format!(
+                "the byte counts add up to more than {} (at line {})",
+                u64::MAX,
+                i + 1
+            ),
+        })?;
     }
     let mut opt = Options::default();
     opt.title = title.to_owned();

@@ -66,7 +66,8 @@ impl Heap {
             let mut by_stack: BTreeMap<String, u64> = BTreeMap::new();
             for (ctx, bytes) in by_ctx {
                 let key = stack(meta.kinds.get(&ctx), meta.kind(ctx)).join(";");
-                *by_stack.entry(key).or_default() += bytes.round() as u64;
+                let e = by_stack.entry(key).or_default();
+                *e = e.saturating_add(bytes.round() as u64);
             }
             let mut out = String::new();
             for (stack, bytes) in by_stack {

@@ -77,6 +77,12 @@ impl Timeline {
                     problem: "nothing to plot: the timeline has no MEM samples".into(),
                 });
             }
+            if self.axes().is_none() {
+                return Err(Error::Format {
+                    path: path.to_path_buf(),
+                    problem: "the times or MiB figures are too far apart to plot".into(),
+                });
+            }
             fonts();
             match ext.as_deref() {
                 Some("svg") => {
@@ -105,13 +111,12 @@ impl Timeline {
         })
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-    ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-        root.fill(&WHITE)?;
-        let mem = self.mem();
-        let all_times = mem
+    /// The first time, the time span and the highest MiB figure of everything drawn, or
+    /// `None` when the axes would not be finite (plotters loops forever on an infinite
+    /// range: finite figures such as -1e308 and 1e308 still span an infinite one).
+    fn axes(&self) -> Option<(f64, f64, f64)> {
+        let all_times = self
+            .mem()
             .iter()
             .chain(self.rss())
             .chain(self.children().iter().flat_map(|(_, v)| v.iter()))
@@ -120,7 +125,8 @@ impl Timeline {
         let t0 = all_times.clone().fold(f64::INFINITY, f64::min);
         let t1 = all_times.fold(f64::NEG_INFINITY, f64::max);
         let span = (t1 - t0).max(1e-3);
-        let top = mem
+        let top = self
+            .mem()
             .iter()
             .chain(self.rss())
             .chain(self.children().iter().flat_map(|(_, v)| v.iter()))
@@ -128,6 +134,19 @@ impl Timeline {
             .chain(self.funcs().iter().flat_map(|f| [f.start.mib, f.end.mib]))
             .fold(0.0f64, f64::max)
             .max(1e-3);
+        // The drawing pads both axes a little; the padded ends must be finite too.
+        (t0.is_finite() && (span * 1.02).is_finite() && (top * 1.12).is_finite())
+            .then_some((t0, span, top))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let mem = self.mem();
+        // `plot` checked that the axes are finite.
+        let (t0, span, top) = self.axes().unwrap_or((0.0, 1.0, 1.0));
         let title = self.cmdline().unwrap_or("memory over time");
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 22))

@@ -121,15 +121,17 @@ impl Heap {
         };
         guard::internal(|| {
             let mut rows: HashMap<String, (i64, i64)> = HashMap::new();
+            // Saturating: estimates from a sampled snapshot can be huge (never wrong sign).
+            let signed = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
             for r in &self.partition().rows {
                 let e = rows.entry(r.label.clone()).or_default();
-                e.0 += r.count as i64;
-                e.1 += r.size as i64;
+                e.0 = e.0.saturating_add(signed(r.count));
+                e.1 = e.1.saturating_add(signed(r.size));
             }
             for r in &other.partition().rows {
                 let e = rows.entry(r.label.clone()).or_default();
-                e.0 -= r.count as i64;
-                e.1 -= r.size as i64;
+                e.0 = e.0.saturating_sub(signed(r.count));
+                e.1 = e.1.saturating_sub(signed(r.size));
             }
             let mut rows: Vec<DiffRow> = rows
                 .into_iter()
@@ -148,9 +150,9 @@ impl Heap {
                     .then(y.count.unsigned_abs().cmp(&x.count.unsigned_abs()))
                     .then_with(|| x.label.cmp(&y.label))
             });
-            let mut cum = 0;
+            let mut cum: i64 = 0;
             for r in &mut rows {
-                cum += r.size;
+                cum = cum.saturating_add(r.size);
                 r.cumulative = cum;
             }
             Diff {

@@ -336,6 +336,14 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
             .filter(|&t| size <= registry::MAX_SIZE && t <= i64::MAX as u64)
             .ok_or_else(|| corrupt(format!("an object of {size} bytes is not possible")))?;
     }
+    // A census samples every 1 byte to every MAX_SAMPLE_RATE bytes on average.
+    if let Some(rate) = body.sample_rate {
+        if rate == 0 || rate > crate::stack::MAX_SAMPLE_RATE {
+            return Err(corrupt(format!(
+                "a sample rate of {rate} bytes is not possible"
+            )));
+        }
+    }
     let meta = Meta {
         kinds: body
             .kinds

@@ -48,9 +48,12 @@ impl Partition {
             s.0 += w;
             s.1 += w * o.size as f64;
         }
+        // Estimates stay far below the integer limits, so that the tables' sums of rows
+        // cannot overflow (2^53: beyond it an f64 is not exact anyway).
+        const MAX_ESTIMATE: f64 = (1u64 << 53) as f64;
         for (r, (c, s)) in self.rows.iter_mut().zip(sums) {
-            r.count = c.round() as usize;
-            r.size = s.round() as usize;
+            r.count = c.round().min(MAX_ESTIMATE) as usize;
+            r.size = s.round().min(MAX_ESTIMATE) as usize;
         }
         self.rows.sort_by(|a, b| {
             b.size

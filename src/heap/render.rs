@@ -79,9 +79,11 @@ impl Table<'_> {
             self.by.header()
         )?;
         let range = self.shown();
-        let mut cum: usize = self.part.rows[..range.start].iter().map(|r| r.size).sum();
+        let mut cum: usize = self.part.rows[..range.start]
+            .iter()
+            .fold(0, |c, r| c.saturating_add(r.size));
         for (i, r) in self.part.rows[range.clone()].iter().enumerate() {
-            cum += r.size;
+            cum = cum.saturating_add(r.size);
             let label: std::borrow::Cow<str> = if self.by == By::Size {
                 format!("{:>9}", r.label).into()
             } else {
@@ -121,9 +123,11 @@ impl Table<'_> {
             if mixed { "        Kind" } else { "" }
         )?;
         let range = self.shown();
-        let mut cum: usize = self.part.rows[..range.start].iter().map(|r| r.size).sum();
+        let mut cum: usize = self.part.rows[..range.start]
+            .iter()
+            .fold(0, |c, r| c.saturating_add(r.size));
         for (i, r) in self.part.rows[range.clone()].iter().enumerate() {
-            cum += r.size;
+            cum = cum.saturating_add(r.size);
             write!(
                 out,
                 "{:6} {:8} {:5.1} {:9} {:5.1} ",

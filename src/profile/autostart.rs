@@ -31,7 +31,9 @@ pub(crate) fn from_env() {
         let interval = match std::env::var("HEAPY_MPROF_INTERVAL") {
             Err(_) => Duration::from_millis(100),
             Ok(s) => match s.trim().parse::<f64>() {
-                Ok(secs) if secs.is_finite() && secs > 0.0 => Duration::from_secs_f64(secs),
+                Ok(secs) if secs > 0.0 && Duration::try_from_secs_f64(secs).is_ok() => {
+                    Duration::from_secs_f64(secs)
+                }
                 _ => {
                     eprintln!(
                         "heapy: HEAPY_MPROF_INTERVAL={s:?} is not a positive number of seconds; using 0.1"

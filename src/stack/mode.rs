@@ -34,7 +34,8 @@ pub enum Stacks {
     /// never reads outside the thread's stack.
     FramePointers,
     /// The DWARF unwinder (the backtrace crate) for every allocation: works without frame
-    /// pointers, costs microseconds per allocation.
+    /// pointers, costs microseconds per allocation. It is libgcc's unwinder, which may take
+    /// the C runtime's loader lock (heapy's own path takes none).
     Unwind,
     /// Only a sample of the allocations, by bytes: gaps between samples are exponentially
     /// distributed with mean `bytes`, so an object of size Z is recorded with probability
@@ -101,6 +102,10 @@ fn parse(s: &[u8]) -> Option<Stacks> {
         }
     }
 }
+
+/// The largest mean gap between samples (1 TiB, the largest block a record holds); a
+/// `Stacks::Sampled` gap is clamped to 1 ..= this.
+pub(crate) const MAX_SAMPLE_RATE: u64 = 1 << 40;
 
 /// A mode as the hot path uses it: a kind code and the sampling gap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +256,7 @@ fn probe(
 #[inline(always)]
 pub(crate) fn sample_bytes(m: Stacks) -> Option<u64> {
     match m {
-        Stacks::Sampled { bytes } => Some(bytes.max(1)),
+        Stacks::Sampled { bytes } => Some(bytes.clamp(1, MAX_SAMPLE_RATE)),
         _ => None,
     }
 }

@@ -40,7 +40,7 @@ pub(crate) fn run(a: FlameArgs) -> Result<()> {
     let total: u64 = folded
         .lines()
         .filter_map(|l| l.trim().rsplit_once(' ')?.1.parse::<u64>().ok())
-        .sum();
+        .fold(0, u64::saturating_add);
     let title = a
         .title
         .unwrap_or_else(|| format!("Live heap: {total} bytes ({})", a.input.display()));

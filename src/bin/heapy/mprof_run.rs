@@ -44,12 +44,17 @@ fn unix_now() -> f64 {
 const MIB: f64 = 1024.0 * 1024.0;
 
 pub(crate) fn run(a: RunArgs) -> Result<i32> {
-    if !(a.interval.is_finite() && a.interval > 0.0) {
-        return Err(Error::Usage(format!(
-            "--interval must be a positive number of seconds, not {}",
-            a.interval
-        )));
-    }
+    /// The longest sampling interval: a day.
+    const LONGEST: Duration = Duration::from_secs(24 * 3600);
+    let interval = match Duration::try_from_secs_f64(a.interval) {
+        Ok(d) if !d.is_zero() && d <= LONGEST => d,
+        _ => {
+            return Err(Error::Usage(format!(
+                "--interval must be a positive number of seconds up to a day (86400), not {}",
+                a.interval
+            )))
+        }
+    };
     let out = a
         .output
         .clone()
@@ -67,7 +72,6 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
             source,
         })?;
     let pid = child.id();
-    let interval = Duration::from_secs_f64(a.interval);
     let mut rss = String::new();
     let mut chld = String::new();
     let status = loop {
@@ -99,7 +103,15 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
                 })
             }
         }
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        // Sleep until the next sample, in short steps, so that the end of the program is
+        // noticed at once even with a long interval (the loop then takes its last sample).
+        loop {
+            let left = next.saturating_duration_since(Instant::now());
+            if left.is_zero() || !matches!(child.try_wait(), Ok(None)) {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
     };
 
     let cmdline = a.command.join(" ");
