@@ -70,20 +70,10 @@ impl Heap {
     pub fn dhat_json(&self) -> String {
         guard::internal(|| {
             let meta = self.meta();
-            // A byte-sampled heap stands for more than it holds: each object counts its
-            // inverse sampling probability (see `Heap::estimated_size`).
-            let mut weighed: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
-            for o in self.objs() {
-                let w = meta
-                    .sample_rate
-                    .map_or(1.0, |r| crate::stack::sample_weight(o.size, r));
-                let e = weighed.entry(o.ctx).or_default();
-                e.0 += w * o.size as f64;
-                e.1 += w;
-            }
-            let by_ctx: BTreeMap<u32, (u64, u64)> = weighed
+            // (bytes, blocks) per context; scaled estimates for a sampled heap.
+            let by_ctx: BTreeMap<u32, (u64, u64)> = super::per_context(self)
                 .into_iter()
-                .map(|(c, (b, n))| (c, (b.round() as u64, n.round() as u64)))
+                .map(|(c, (n, b))| (c, (b, n)))
                 .collect();
             let mut ftbl = vec!["[root]".to_owned()];
             let mut index: HashMap<String, usize> = HashMap::new();

@@ -54,20 +54,11 @@ impl Heap {
     pub fn folded(&self) -> String {
         guard::internal(|| {
             let meta = self.meta();
-            // A byte-sampled heap stands for more bytes than it holds: each object counts
-            // its inverse sampling probability (see `Heap::estimated_size`).
-            let mut by_ctx: BTreeMap<u32, f64> = BTreeMap::new();
-            for o in self.objs() {
-                let w = meta
-                    .sample_rate
-                    .map_or(1.0, |r| crate::stack::sample_weight(o.size, r));
-                *by_ctx.entry(o.ctx).or_default() += w * o.size as f64;
-            }
             let mut by_stack: BTreeMap<String, u64> = BTreeMap::new();
-            for (ctx, bytes) in by_ctx {
+            for (ctx, (_, bytes)) in super::per_context(self) {
                 let key = stack(meta.kinds.get(&ctx), meta.kind(ctx)).join(";");
                 let e = by_stack.entry(key).or_default();
-                *e = e.saturating_add(bytes.round() as u64);
+                *e = e.saturating_add(bytes);
             }
             let mut out = String::new();
             for (stack, bytes) in by_stack {

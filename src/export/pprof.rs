@@ -171,20 +171,11 @@ impl Tables {
 /// captured) with its object count and bytes.
 pub(crate) fn profile(h: &Heap) -> Profile {
     let meta = h.meta();
-    // A byte-sampled heap stands for more than it holds: each object counts its inverse
-    // sampling probability (as Go's runtime scales its heap samples before writing them).
-    let mut by_ctx: HashMap<u32, (f64, f64)> = HashMap::new();
-    for o in h.objs() {
-        let w = meta
-            .sample_rate
-            .map_or(1.0, |r| crate::stack::sample_weight(o.size, r));
-        let e = by_ctx.entry(o.ctx).or_default();
-        e.0 += w;
-        e.1 += w * o.size as f64;
-    }
-    let mut ctxs: Vec<(u32, (i64, i64))> = by_ctx
+    // Scaled estimates for a sampled heap, as Go's runtime scales its heap samples.
+    let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut ctxs: Vec<(u32, (i64, i64))> = super::per_context(h)
         .into_iter()
-        .map(|(ctx, (n, b))| (ctx, (n.round() as i64, b.round() as i64)))
+        .map(|(ctx, (n, b))| (ctx, (signed(n), signed(b))))
         .collect();
     ctxs.sort_unstable_by_key(|&(ctx, (_, bytes))| (core::cmp::Reverse(bytes), ctx));
 
