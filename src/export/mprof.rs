@@ -220,12 +220,41 @@ impl Timeline {
     }
 
     /// The command that was recorded, if the file says.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t.dat");
+    /// std::fs::write(
+    ///     &path,
+    ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
+    /// )
+    /// .unwrap();
+    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// assert_eq!(t.cmdline(), Some("./app --fast"));
+    /// ```
     pub fn cmdline(&self) -> Option<&str> {
         self.cmdline.as_deref()
     }
 
     /// The MEM samples in file order: the exact live heap (the highest since the previous
     /// sample) when the program used heapy's census, else its RSS.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t.dat");
+    /// std::fs::write(
+    ///     &path,
+    ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
+    /// )
+    /// .unwrap();
+    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let mib: Vec<f64> = t.mem().iter().map(|s| s.mib).collect();
+    /// assert_eq!(mib, [1.5, 4.0, 2.0]);
+    /// ```
     pub fn mem(&self) -> &[Sample] {
         &self.mem
     }
@@ -245,6 +274,21 @@ impl Timeline {
     }
 
     /// The profiled calls (FUNC lines), in file order.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t.dat");
+    /// std::fs::write(
+    ///     &path,
+    ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
+    /// )
+    /// .unwrap();
+    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// assert_eq!(t.funcs().len(), 1);
+    /// assert_eq!(t.funcs()[0].name, "app::load");
+    /// ```
     pub fn funcs(&self) -> &[Func] {
         &self.funcs
     }
@@ -266,6 +310,21 @@ impl Timeline {
     }
 
     /// The highest MEM sample (the first one if several tie), or `None` with no samples.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t.dat");
+    /// std::fs::write(
+    ///     &path,
+    ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
+    /// )
+    /// .unwrap();
+    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let p = t.peak().unwrap();
+    /// assert_eq!((p.mib, p.time), (4.0, 10.1));
+    /// ```
     pub fn peak(&self) -> Option<Sample> {
         self.mem
             .iter()

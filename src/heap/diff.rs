@@ -35,21 +35,69 @@ pub struct DiffRow {
 
 impl DiffRow {
     /// The class's label (a kind, a size, a thread, a site, ... as the view says).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let before = mark.heap();
+    /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
+    /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.rows()[1].label(), "Pair");
+    /// # drop((v, w));
+    /// ```
     pub fn label(&self) -> &str {
         &self.label
     }
 
     /// Objects in A's class minus objects in B's.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let before = mark.heap();
+    /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
+    /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.rows()[1].count(), 1);
+    /// # drop((v, w));
+    /// ```
     pub fn count(&self) -> i64 {
         self.count
     }
 
     /// Bytes in A's class minus bytes in B's.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let before = mark.heap();
+    /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
+    /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.rows()[1].size(), 2);
+    /// # drop((v, w));
+    /// ```
     pub fn size(&self) -> i64 {
         self.size
     }
 
     /// The size differences of this row and the rows before it.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let before = mark.heap();
+    /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
+    /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.rows()[1].cumulative(), 42);
+    /// # drop((v, w));
+    /// ```
     pub fn cumulative(&self) -> i64 {
         self.cumulative
     }
@@ -183,16 +231,52 @@ impl Diff {
     }
 
     /// Bytes in A.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let x = vec![0u8; 30];
+    /// let before = mark.heap();
+    /// let y = vec![0u8; 12];
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.a_size(), 42);
+    /// # drop((x, y));
+    /// ```
     pub fn a_size(&self) -> usize {
         self.a.1
     }
 
     /// Objects in B.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let x = vec![0u8; 30];
+    /// let before = mark.heap();
+    /// let y = vec![0u8; 12];
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.b_count(), 1);
+    /// # drop((x, y));
+    /// ```
     pub fn b_count(&self) -> usize {
         self.b.0
     }
 
     /// Bytes in B.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let x = vec![0u8; 30];
+    /// let before = mark.heap();
+    /// let y = vec![0u8; 12];
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.b_size(), 30);
+    /// # drop((x, y));
+    /// ```
     pub fn b_size(&self) -> usize {
         self.b.1
     }
@@ -214,6 +298,18 @@ impl Diff {
     }
 
     /// Bytes in A minus bytes in B.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let x = vec![0u8; 30];
+    /// let before = mark.heap();
+    /// let y = vec![0u8; 12];
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.size(), 12);
+    /// # drop((x, y));
+    /// ```
     pub fn size(&self) -> i64 {
         self.a.1 as i64 - self.b.1 as i64
     }
@@ -235,6 +331,19 @@ impl Diff {
     }
 
     /// The rows, largest absolute size change first.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let x = vec![0u8; 30];
+    /// let before = mark.heap();
+    /// let y = vec![0u8; 12];
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.rows().len(), 1);
+    /// assert_eq!((d.rows()[0].count(), d.rows()[0].size()), (1, 12));
+    /// # drop((x, y));
+    /// ```
     pub fn rows(&self) -> &[DiffRow] {
         &self.rows
     }

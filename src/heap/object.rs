@@ -35,26 +35,84 @@ pub struct Object<'h> {
 
 impl<'h> Object<'h> {
     /// The address of the object's first byte.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = heapy::with_kind("Cell", || Box::new(7u64));
+    /// let h = mark.heap();
+    /// let o = h.theone().unwrap();
+    /// assert_eq!(o.address(), &*b as *const u64 as usize);
+    /// # drop(b);
+    /// ```
     pub fn address(&self) -> usize {
         self.obj.addr
     }
 
     /// The size the program asked for, in bytes.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = heapy::with_kind("Cell", || Box::new(7u64));
+    /// let h = mark.heap();
+    /// let o = h.theone().unwrap();
+    /// assert_eq!(o.size(), 8);
+    /// # drop(b);
+    /// ```
     pub fn size(&self) -> usize {
         self.obj.size
     }
 
     /// The allocation serial: process-wide allocation order, unique per object.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = heapy::with_kind("Cell", || Box::new(7u64));
+    /// let h = mark.heap();
+    /// let o = h.theone().unwrap();
+    /// let c = Box::new(8u64);
+    /// let later = mark.heap().filter(|x| x.address() == &*c as *const u64 as usize);
+    /// assert!(later.theone().unwrap().serial() > o.serial());
+    /// # drop(c);
+    /// # drop(b);
+    /// ```
     pub fn serial(&self) -> u64 {
         self.obj.serial
     }
 
     /// The allocating thread's label: its name, else its OS thread id.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = heapy::with_kind("Cell", || Box::new(7u64));
+    /// let h = mark.heap();
+    /// let o = h.theone().unwrap();
+    /// assert_eq!(o.thread(), std::thread::current().name().unwrap_or("main"));
+    /// # drop(b);
+    /// ```
     pub fn thread(&self) -> &'h str {
         self.meta.thread(self.obj.thread)
     }
 
     /// The object's kind: its tag, else what its call site says.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let b = heapy::with_kind("Cell", || Box::new(7u64));
+    /// let h = mark.heap();
+    /// let o = h.theone().unwrap();
+    /// assert_eq!(o.kind(), "Cell");
+    /// # drop(b);
+    /// ```
     pub fn kind(&self) -> &'h str {
         self.meta.kind(self.obj.ctx)
     }

@@ -32,27 +32,102 @@ pub struct LineRow {
 
 impl LineRow {
     /// The line number in the source file.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// const FN_LINE: u32 = line!() + 1;
+    /// #[heapy::profile(thread, stream = none)]
+    /// fn grow() -> usize {
+    ///     let v: Vec<u64> = Vec::with_capacity(16);
+    ///     v.len()
+    /// }
+    /// grow();
+    /// let p = heapy::LineProfile::last().unwrap();
+    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// assert_eq!(row.line(), FN_LINE + 2);
+    /// ```
     pub fn line(&self) -> u32 {
         self.line
     }
 
     /// The source text of the line.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// const FN_LINE: u32 = line!() + 1;
+    /// #[heapy::profile(thread, stream = none)]
+    /// fn grow() -> usize {
+    ///     let v: Vec<u64> = Vec::with_capacity(16);
+    ///     v.len()
+    /// }
+    /// grow();
+    /// let p = heapy::LineProfile::last().unwrap();
+    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// assert_eq!(row.text(), "    let v: Vec<u64> = Vec::with_capacity(16);");
+    /// ```
     pub fn text(&self) -> &str {
         &self.text
     }
 
     /// The highest heap figure after this line ran, in bytes (`None` if it never ran as
     /// the end of a statement).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// const FN_LINE: u32 = line!() + 1;
+    /// #[heapy::profile(thread, stream = none)]
+    /// fn grow() -> usize {
+    ///     let v: Vec<u64> = Vec::with_capacity(16);
+    ///     v.len()
+    /// }
+    /// grow();
+    /// let p = heapy::LineProfile::last().unwrap();
+    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// assert_eq!(row.mem_bytes(), Some(16 * 8)); // `thread`: counted from the call
+    /// ```
     pub fn mem_bytes(&self) -> Option<i64> {
         self.figures.map(|f| f.0)
     }
 
     /// The heap change this line made, summed over its occurrences, in bytes.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// const FN_LINE: u32 = line!() + 1;
+    /// #[heapy::profile(thread, stream = none)]
+    /// fn grow() -> usize {
+    ///     let v: Vec<u64> = Vec::with_capacity(16);
+    ///     v.len()
+    /// }
+    /// grow();
+    /// let p = heapy::LineProfile::last().unwrap();
+    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// assert_eq!(row.increment_bytes(), Some(16 * 8));
+    /// ```
     pub fn increment_bytes(&self) -> Option<i64> {
         self.figures.map(|f| f.1)
     }
 
     /// How many times a statement starting on this line finished.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// const FN_LINE: u32 = line!() + 1;
+    /// #[heapy::profile(thread, stream = none)]
+    /// fn grow() -> usize {
+    ///     let v: Vec<u64> = Vec::with_capacity(16);
+    ///     v.len()
+    /// }
+    /// grow();
+    /// let p = heapy::LineProfile::last().unwrap();
+    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// assert_eq!(row.occurrences(), 1);
+    /// ```
     pub fn occurrences(&self) -> u64 {
         self.figures.map_or(0, |f| f.2)
     }
