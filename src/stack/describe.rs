@@ -59,6 +59,17 @@ fn resolve(ctx: u32) -> Description {
     for &a in addrs {
         all.extend(super::symbolize::frames(a).iter().cloned());
     }
+    // The innermost frames are heapy's own code, inlined into the allocator shim (and the
+    // shim may be inlined into its caller). With full debug info they name heapy's crate and
+    // are trimmed by name; with `line-tables-only` inlined frames carry short names
+    // (`capture`, `on_alloc`) that name no crate, so they are cut here by position:
+    // everything up to and including the shim's frame.
+    let skip = all
+        .iter()
+        .take(SHIM_SEARCH)
+        .rposition(|f| is_shim(&f.function))
+        .map_or(0, |i| i + 1);
+    all.drain(..skip);
     let first_user = all.iter().position(infer::is_user_frame);
     let frames: Vec<SymFrame> = match first_user {
         Some(i) => all[i..]
@@ -83,6 +94,18 @@ fn resolve(ctx: u32) -> Description {
         site,
         frames,
     }
+}
+
+/// How many of a stack's first (innermost) frames may be heapy's and the allocator shim's.
+const SHIM_SEARCH: usize = 24;
+
+/// True for the global allocator's shim functions (`__rust_alloc`, `__rg_alloc`, ...),
+/// which call the installed `Census`.
+fn is_shim(function: &str) -> bool {
+    let f = function.trim_start_matches("__rustc::");
+    ["__rg_", "__rdl_", "__rust_alloc", "__rust_realloc"]
+        .iter()
+        .any(|p| f.starts_with(p))
 }
 
 /// `src/main.rs:29 demo::work`.

@@ -15,10 +15,12 @@ use super::types::{self_type, short, split, tuple};
 /// the program's types, such as `<demo::P as SpecFromElem>::from_elem`).
 pub(crate) fn is_user_frame(f: &SymFrame) -> bool {
     is_user(&f.function)
-        && !f
-            .file
-            .as_deref()
-            .is_some_and(|p| p.starts_with("/rustc/") || p.contains("/lib/rustlib/src/"))
+        && !f.file.as_deref().is_some_and(|p| {
+            // std's sources, and the crates std is built with (hashbrown, ...).
+            p.starts_with("/rustc/")
+                || p.starts_with("/rust/deps/")
+                || p.contains("/lib/rustlib/src/")
+        })
 }
 
 /// True for a function of the program (by name alone).
