@@ -5,7 +5,7 @@
 //! depend on kinds), and the kind table of everything must add up to exactly those figures.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
-use std::mem::size_of;
+use std::mem::{align_of, size_of};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -176,6 +176,69 @@ fn std_containers_are_named_by_their_types() {
         v, pushed, bx, rc, arc, s1, s2, s3, m, set, bt, dq, nested, strings,
     ));
     drop((set2, heap, grown, owned));
+}
+
+#[test]
+fn element_buffers_strings_and_shared_slices() {
+    // Each case: what the closure leaves allocated, kind by kind (computed from the values).
+    let check = |name: &str, h: &heapy::Heap, want: &[(&str, usize, usize)]| {
+        let want: BTreeMap<String, (usize, usize)> = want
+            .iter()
+            .map(|(k, c, b)| (k.to_string(), (*c, *b)))
+            .collect();
+        assert_eq!(kinds(h), want, "{name}\n{}", h.all());
+    };
+
+    // A VecDeque of Strings: the Strings are Strings, only the ring buffer is the deque's.
+    let words = ["a", "bb"];
+    let m = heapy::hpy().mark();
+    let mut dq: VecDeque<String> = VecDeque::with_capacity(4);
+    dq.extend(words.iter().map(|w| w.to_string()));
+    check(
+        "VecDeque<String>",
+        &m.heap(),
+        &[
+            ("VecDeque<String>", 1, 4 * size_of::<String>()),
+            ("String", 2, 3),
+        ],
+    );
+
+    // A map from String to Vec<u8>, cloned: keys are Strings, values Vec<u8>.
+    let mut src: HashMap<String, Vec<u8>> = HashMap::new();
+    src.insert("key".to_string(), vec![1, 2, 3, 4]);
+    let m = heapy::hpy().mark();
+    let copy = src.clone();
+    let h = m.heap();
+    let table = h.filter(|o| o.kind().starts_with("HashMap"));
+    assert_eq!(table.count(), 1, "{}", h.all());
+    check(
+        "HashMap<String, Vec<u8>>::clone",
+        &(&h - &table),
+        &[("String", 1, 3), ("Vec<u8>", 1, 4)],
+    );
+
+    // str methods that return Strings.
+    let m = heapy::hpy().mark();
+    let up = "abc".to_uppercase();
+    let rep = "xy".repeat(3);
+    check(
+        "str methods",
+        &m.heap(),
+        &[("String", 2, up.capacity() + rep.capacity())],
+    );
+
+    // Shared slices: Arc<str> and Rc<[u8]> (two counts and the bytes).
+    let m = heapy::hpy().mark();
+    let a: Arc<str> = Arc::from("hello");
+    let r: Rc<[u8]> = Rc::from(&b"abcdef"[..]);
+    // The two counts, then the bytes, the whole rounded up to the counts' alignment.
+    let block = |len: usize| (2 * size_of::<usize>() + len).next_multiple_of(align_of::<usize>());
+    check(
+        "Arc<str>, Rc<[u8]>",
+        &m.heap(),
+        &[("Arc<str>", 1, block(5)), ("Rc<[u8]>", 1, block(6))],
+    );
+    drop((dq, copy, src, up, rep, a, r));
 }
 
 #[test]

@@ -80,13 +80,19 @@ pub(crate) fn is_user(function: &str) -> bool {
     !NOT_USER.iter().any(|p| f.starts_with(p))
 }
 
-/// True when a frame says the bytes being allocated become a `String`.
+/// True when a frame says the bytes being allocated become a `String`: a method of
+/// `String` itself (its self type, not a collection that merely holds Strings), `format!`,
+/// `to_string`, `to_owned` on `str`, or a `str` method that returns a `String`.
 fn makes_string(function: &str) -> bool {
-    function.contains("alloc::string::String")
-        || function.starts_with("alloc::fmt::format")
-        || function.contains("<str as alloc::borrow::ToOwned>::to_owned")
-        || function.contains("alloc::string::ToString>::to_string")
-        || function.contains("alloc::str::<impl str>")
+    let f = function.trim_start_matches('<');
+    f.starts_with("alloc::string::String>")
+        || f.starts_with("alloc::string::String as ")
+        || f.starts_with("alloc::fmt::format")
+        || f.starts_with("str as alloc::borrow::ToOwned>")
+        || f.starts_with("str>::")
+        || f.starts_with("alloc::str::<impl str>")
+        || function.contains(" as alloc::string::ToString>::to_string")
+        || function.contains(" as alloc::string::SpecToString>::spec_to_string")
 }
 
 /// The kind named by the std frames `inner` (innermost first, up to the first user frame).
@@ -97,6 +103,10 @@ pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
         };
         let (path, args) = split(ty);
         let outer = &inner[i + 1..];
+        if path == "alloc::string::String" {
+            // A String growing through the untyped `RawVecInner` (no `RawVec<u8>` frame).
+            return Some("String".to_string());
+        }
         let Some(t) = args.first().copied() else {
             continue;
         };
@@ -107,16 +117,36 @@ pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
         }
         match path {
             "alloc::raw_vec::RawVec" | "alloc::vec::Vec" => {
-                if let Some(dq) = outer.iter().find_map(|f| container(f, "VecDeque")) {
+                let t = vec_element(outer).unwrap_or(t);
+                if let Some(dq) = outer.iter().find_map(|f| container(f, "VecDeque", t)) {
                     return Some(dq);
                 }
                 if t == "u8" && outer.iter().any(|f| makes_string(&f.function)) {
                     return Some("String".to_string());
                 }
-                if let Some(h) = outer.iter().find_map(|f| container(f, "BinaryHeap")) {
+                if let Some(h) = outer.iter().find_map(|f| container(f, "BinaryHeap", t)) {
                     return Some(h);
                 }
                 return Some(format!("Vec<{}>", short(t)));
+            }
+            "alloc::sync::Arc" | "alloc::rc::Rc" => {
+                // Slices and `str` (`Arc<str>`, `Rc<[u8]>`) are allocated without a Box:
+                // the outermost such frame names the type the program asked for.
+                let name = if path == "alloc::sync::Arc" {
+                    "Arc"
+                } else {
+                    "Rc"
+                };
+                let last = outer
+                    .iter()
+                    .take_while(|f| {
+                        self_type(&f.function).is_some_and(|(ty, _)| split(ty).0 == path)
+                    })
+                    .last()
+                    .and_then(|f| self_type(&f.function))
+                    .and_then(|(ty, _)| split(ty).1.first().copied())
+                    .unwrap_or(t);
+                return Some(format!("{name}<{}>", short(last)));
             }
             "alloc::boxed::Box" => return Some(boxed(t, method)),
             "hashbrown::raw::RawTable" => return Some(table(t)),
@@ -139,14 +169,34 @@ fn is_param(t: &str) -> bool {
         && !t.contains("::")
 }
 
-/// The std container `name` a frame belongs to, as `Name<T>`, if it is one.
-fn container(f: &SymFrame, name: &str) -> Option<String> {
+/// The std container `name` a frame belongs to, as `Name<T>`, if it is one and its
+/// element type is `t` (the buffer being allocated is that container's own, not one of its
+/// elements').
+fn container(f: &SymFrame, name: &str, t: &str) -> Option<String> {
     let (ty, _) = self_type(&f.function)?;
     let (path, args) = split(ty);
     if path.rsplit("::").next() != Some(name) || !path.starts_with("alloc::") {
         return None;
     }
-    Some(format!("{name}<{}>", short(args.first()?)))
+    let elem = args.first().copied()?;
+    (elem == t).then(|| format!("{name}<{}>", short(elem)))
+}
+
+/// The element type of the `Vec` method frame that follows a buffer's `RawVec` frames, if
+/// any. It is the truth when the two differ: identical code folding can leave the physical
+/// frame of another instance (`RawVec<isize>` for a `Vec<u64>`'s buffer) under the inlined
+/// `Vec<u64>` frame.
+fn vec_element<'a>(outer: &'a [SymFrame]) -> Option<&'a str> {
+    for f in outer {
+        let (ty, _) = self_type(&f.function)?;
+        let (path, args) = split(ty);
+        match path {
+            "alloc::raw_vec::RawVec" | "alloc::raw_vec::RawVecInner" => continue,
+            "alloc::vec::Vec" => return args.first().copied(),
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The kind of a `Box<T>` allocation: the inner boxes of `Rc` and `Arc`, BTreeMap nodes,
@@ -242,6 +292,71 @@ mod tests {
             Some("VecDeque<demo::P>".into())
         );
         assert_eq!(k(&["<alloc::raw_vec::RawVecInner>::finish_grow"]), None);
+        // An element's buffer is not its container's (`VecDeque<String>::extend`, a
+        // `VecDeque<Vec<u8>>` clone).
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVec<u8>>::with_capacity_in",
+                "<alloc::string::String as core::clone::Clone>::clone",
+                "<alloc::collections::vec_deque::VecDeque<alloc::string::String>>::extend"
+            ]),
+            Some("String".into())
+        );
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVec<u8>>::with_capacity_in",
+                "<alloc::vec::Vec<u8> as core::clone::Clone>::clone",
+                "<alloc::collections::vec_deque::VecDeque<alloc::vec::Vec<u8>> as core::clone::Clone>::clone"
+            ]),
+            Some("Vec<u8>".into())
+        );
+        // A collection that holds Strings does not make every byte buffer a String.
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVec<u8>>::with_capacity_in",
+                "<alloc::vec::Vec<u8> as core::clone::Clone>::clone",
+                "<hashbrown::raw::RawTable<(alloc::string::String, alloc::vec::Vec<u8>)> as core::clone::Clone>::clone"
+            ]),
+            Some("Vec<u8>".into())
+        );
+        // Identical code folding: the inlined Vec frame names the element.
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVec<isize>>::grow_one",
+                "<alloc::vec::Vec<u64>>::push"
+            ]),
+            Some("Vec<u64>".into())
+        );
+        // str methods that return a String.
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVec<u8>>::with_capacity_in",
+                "<alloc::vec::Vec<u8>>::with_capacity",
+                "<str>::to_uppercase"
+            ]),
+            Some("String".into())
+        );
+        // A String growing through RawVecInner only.
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVecInner>::reserve::do_reserve_and_handle",
+                "<alloc::string::String>::reserve"
+            ]),
+            Some("String".into())
+        );
+        // Arc<str> and Rc<[u8]>: the outermost Arc/Rc frame names the type.
+        assert_eq!(
+            k(&[
+                "<alloc::sync::Arc<[u8]>>::allocate_for_slice",
+                "<alloc::sync::Arc<[u8]>>::copy_from_slice",
+                "<alloc::sync::Arc<str> as core::convert::From<&str>>::from"
+            ]),
+            Some("Arc<str>".into())
+        );
+        assert_eq!(
+            k(&["<alloc::rc::Rc<[u8]>>::allocate_for_slice"]),
+            Some("Rc<[u8]>".into())
+        );
         // Legacy symbols name parameters, not types.
         assert_eq!(k(&["<alloc::raw_vec::RawVec<T>>::grow_one"]), None);
         assert_eq!(
