@@ -186,7 +186,7 @@ fn container(f: &SymFrame, name: &str, t: &str) -> Option<String> {
 /// any. It is the truth when the two differ: identical code folding can leave the physical
 /// frame of another instance (`RawVec<isize>` for a `Vec<u64>`'s buffer) under the inlined
 /// `Vec<u64>` frame.
-fn vec_element<'a>(outer: &'a [SymFrame]) -> Option<&'a str> {
+fn vec_element(outer: &[SymFrame]) -> Option<&str> {
     for f in outer {
         let (ty, _) = self_type(&f.function)?;
         let (path, args) = split(ty);
