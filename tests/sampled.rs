@@ -55,6 +55,21 @@ fn estimates_are_within_ten_percent_of_the_truth() {
                 h.estimated_size()
             );
             assert!(h.byid().to_string().contains("a byte-sample of the heap"));
+            // A diff of sampled heaps: its totals are estimates too, the sums of its rows'
+            // classes (each within a byte per row of the heap's own estimate), and it says so.
+            let empty = h.filter(|_| false);
+            let d = h.diff(&empty);
+            let rows = h.rows() as f64;
+            assert!(
+                (d.a_size() as f64 - h.estimated_size()).abs() <= rows,
+                "{} vs {}",
+                d.a_size(),
+                h.estimated_size()
+            );
+            assert_eq!(d.size(), d.rows().iter().map(|r| r.size()).sum::<i64>());
+            assert!(d
+                .to_string()
+                .contains("Figures are estimates from byte-sampled heaps"));
             let out = (
                 (truth, buf_truth),
                 (after.allocations - before.allocations) as usize,

@@ -144,6 +144,8 @@ pub struct Diff {
     /// Shared, so that clones (and `all()`) allocate nothing in the program's heap.
     rows: Arc<[DiffRow]>,
     all: bool,
+    /// The mean sampling gap when the figures are estimates from a byte-sampled heap.
+    sample_rate: Option<u64>,
 }
 
 impl Heap {
@@ -203,12 +205,24 @@ impl Heap {
                 cum = cum.saturating_add(r.size);
                 r.cumulative = cum;
             }
+            // The totals are the sums of the rows' classes, so that they agree with the rows:
+            // for a byte-sampled heap both are estimates (the objects themselves, by id).
+            let total = |h: &Heap| {
+                h.partition()
+                    .rows
+                    .iter()
+                    .fold((0usize, 0usize), |(c, s), r| {
+                        (c.saturating_add(r.count), s.saturating_add(r.size))
+                    })
+            };
+            let rate = self.meta().sample_rate.or(other.meta().sample_rate);
             Diff {
                 by: self.by,
-                a: (self.count(), self.size()),
-                b: (other.count(), other.size()),
+                a: total(self),
+                b: total(&other),
                 rows: rows.into(),
                 all: false,
+                sample_rate: rate.filter(|_| self.by != By::Id),
             }
         })
     }
@@ -407,6 +421,12 @@ impl fmt::Display for Diff {
             use fmt::Write;
             let mut out = String::new();
             writeln!(out, "Summary of difference operation (A-B).")?;
+            if let Some(r) = self.sample_rate {
+                writeln!(
+                    out,
+                    "Figures are estimates from byte-sampled heaps (mean gap {r} bytes), each object scaled by 1/(1-exp(-size/{r}))."
+                )?;
+            }
             writeln!(out, "        Count     Size")?;
             writeln!(out, "  A    {:6} {:8}", self.a.0, self.a.1)?;
             writeln!(out, "  B    {:6} {:8}", self.b.0, self.b.1)?;
