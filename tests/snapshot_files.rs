@@ -383,3 +383,52 @@ fn impossible_contents_with_a_valid_checksum_are_corrupt() {
         .to_string()
         .contains("an object of 1099511627776 bytes is not possible"));
 }
+
+#[test]
+fn algebra_on_snapshots_of_two_processes_keeps_each_objects_names() {
+    // Two processes used context id 3 and thread index 1 for different things.
+    let dir = tempfile::tempdir().unwrap();
+    let fields = r#""object_fields":["address","size","serial","thread","ctx"]"#;
+    let body = |thread: &str, kind: &str, objects: &str| {
+        format!(
+            r#"{{"view":"kind","sample_rate":null,"threads":[{{"index":1,"label":"{thread}"}}],"kinds":[{{"ctx":3,"kind":"{kind}","site":null,"frames":[]}}],{fields},"objects":[{objects}]}}"#
+        )
+    };
+    let x = load_bytes(
+        dir.path(),
+        "x.json",
+        &forged(&body("loader", "Apple", "[4096,10,1,1,3],[8192,10,2,1,3]")),
+    )
+    .unwrap();
+    let y = load_bytes(
+        dir.path(),
+        "y.json",
+        &forged(&body("writer", "Cherry", "[4096,7,5,1,3]")),
+    )
+    .unwrap();
+    let names = |h: &heapy::Heap| -> Vec<(String, String, usize)> {
+        let mut v: Vec<_> = h
+            .objects()
+            .map(|o| (o.kind().to_string(), o.thread().to_string(), o.size()))
+            .collect();
+        v.sort();
+        v
+    };
+    let apple = ("Apple".to_string(), "loader".to_string(), 10);
+    let cherry = ("Cherry".to_string(), "writer".to_string(), 7);
+    assert_eq!(
+        names(&(&x | &y)),
+        [apple.clone(), apple.clone(), cherry.clone()]
+    );
+    assert_eq!(
+        names(&(&y | &x)),
+        [apple.clone(), apple.clone(), cherry.clone()]
+    );
+    assert_eq!(names(&(&x ^ &y)), [apple.clone(), apple, cherry.clone()]);
+    assert_eq!(names(&(&(&x ^ &y) - &x)), [cherry]);
+    let by_kind = (&x | &y).to_string();
+    assert!(
+        by_kind.contains(" Apple\n") && by_kind.contains(" Cherry\n"),
+        "{by_kind}"
+    );
+}

@@ -2,9 +2,10 @@
 //! `&a & &b`, `&a | &b`, `&a ^ &b`.
 //!
 //! A heap keeps its objects sorted by (serial, address), so each operation is one merge pass.
-//! The result carries the names of both operands (`Meta::merged`; ids from one process mean
-//! the same thing in both, and for snapshots from different processes `a`'s names win where
-//! ids clash) and prints by `a`'s view.
+//! The result carries the names of both operands (`Meta::merged`): ids from one process mean
+//! the same thing in both; for snapshots from different processes, an id that `b` uses for
+//! another kind or thread is renumbered in the result, so every object keeps its own names.
+//! It prints by `a`'s view.
 
 use std::cmp::Ordering;
 use std::ops::{BitAnd, BitOr, BitXor, Sub};
@@ -19,8 +20,13 @@ fn key(o: &Obj) -> (u64, usize) {
 }
 
 /// Merges two sorted identity sets, keeping objects only in `a` (`left`), in both (`both`,
-/// taken from `a`) and only in `b` (`right`).
-fn merge(a: &[Obj], b: &[Obj], left: bool, both: bool, right: bool) -> Vec<Obj> {
+/// taken from `a`) and only in `b` (`right`, passed through `fix`).
+fn merge(
+    a: &[Obj],
+    b: &[Obj],
+    (left, both, right): (bool, bool, bool),
+    fix: impl Fn(Obj) -> Obj,
+) -> Vec<Obj> {
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -33,7 +39,7 @@ fn merge(a: &[Obj], b: &[Obj], left: bool, both: bool, right: bool) -> Vec<Obj> 
             }
             Ordering::Greater => {
                 if right {
-                    out.push(b[j]);
+                    out.push(fix(b[j]));
                 }
                 j += 1;
             }
@@ -50,7 +56,7 @@ fn merge(a: &[Obj], b: &[Obj], left: bool, both: bool, right: bool) -> Vec<Obj> 
         out.extend_from_slice(&a[i..]);
     }
     if right {
-        out.extend_from_slice(&b[j..]);
+        out.extend(b[j..].iter().map(|&o| fix(o)));
     }
     out
 }
@@ -58,12 +64,15 @@ fn merge(a: &[Obj], b: &[Obj], left: bool, both: bool, right: bool) -> Vec<Obj> 
 impl Heap {
     fn combine(&self, other: &Heap, left: bool, both: bool, right: bool) -> Heap {
         guard::internal(|| {
-            let objs = merge(&self.objs, &other.objs, left, both, right);
-            let meta = if Arc::ptr_eq(&self.meta, &other.meta) || !right {
+            let ops = (left, both, right);
+            let (objs, meta) = if Arc::ptr_eq(&self.meta, &other.meta) || !right {
                 // Every object comes from `self` (or both share one table).
-                self.meta.clone()
+                let objs = merge(&self.objs, &other.objs, ops, |o| o);
+                (objs, self.meta.clone())
             } else {
-                Arc::new(self.meta.merged(&other.meta))
+                let (meta, remap) = self.meta.merged(&other.meta);
+                let objs = merge(&self.objs, &other.objs, ops, |o| remap.apply(o));
+                (objs, Arc::new(meta))
             };
             let by = match self.by {
                 // Graph views belong to a scanned set; a new set starts by kind.

@@ -30,6 +30,27 @@ pub(crate) struct KindInfo {
     pub frames: Vec<Frame>,
 }
 
+/// How the ids of the right operand of set algebra map into the merged names table (only
+/// the ids that clashed are listed).
+#[derive(Debug, Default)]
+pub(crate) struct Remap {
+    pub ctx: HashMap<u32, u32>,
+    pub thread: HashMap<u16, u16>,
+}
+
+impl Remap {
+    /// `o` with its ids as the merged table knows them.
+    pub(crate) fn apply(&self, mut o: super::Obj) -> super::Obj {
+        if let Some(&c) = self.ctx.get(&o.ctx) {
+            o.ctx = c;
+        }
+        if let Some(&t) = self.thread.get(&o.thread) {
+            o.thread = t;
+        }
+        o
+    }
+}
+
 /// Names for a snapshot's context ids and thread indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Meta {
@@ -102,15 +123,51 @@ impl Meta {
             .map_or("<unknown thread>", String::as_str)
     }
 
-    /// The union of two tables (ids from one process mean the same thing in both).
-    pub(crate) fn merged(&self, other: &Meta) -> Meta {
+    /// The union of two tables, and how `other`'s ids map into it. Ids from one process
+    /// mean the same thing in both tables; where `other` gives an id another meaning (a
+    /// snapshot of another process), that id gets a fresh number in the union.
+    pub(crate) fn merged(&self, other: &Meta) -> (Meta, Remap) {
         let mut m = self.clone();
-        for (k, v) in &other.kinds {
-            m.kinds.entry(*k).or_insert_with(|| v.clone());
+        let mut remap = Remap::default();
+        let mut next_ctx = m
+            .kinds
+            .keys()
+            .chain(other.kinds.keys())
+            .max()
+            .map_or(0, |k| k + 1);
+        let mut sorted: Vec<_> = other.kinds.iter().collect();
+        sorted.sort_by_key(|(k, _)| **k);
+        for (k, v) in sorted {
+            match m.kinds.get(k) {
+                None => {
+                    m.kinds.insert(*k, v.clone());
+                }
+                Some(mine) if mine == v => {}
+                Some(_) => {
+                    m.kinds.insert(next_ctx, v.clone());
+                    remap.ctx.insert(*k, next_ctx);
+                    next_ctx += 1;
+                }
+            }
         }
-        for (k, v) in &other.threads {
-            m.threads.entry(*k).or_insert_with(|| v.clone());
+        let mut sorted: Vec<_> = other.threads.iter().collect();
+        sorted.sort_by_key(|(k, _)| **k);
+        for (k, v) in sorted {
+            match m.threads.get(k) {
+                None => {
+                    m.threads.insert(*k, v.clone());
+                }
+                Some(mine) if mine == v => {}
+                Some(_) => {
+                    // A free index for the other thread (from the top: live indices grow
+                    // from 0); with all 65,536 taken, it keeps the clashing one.
+                    if let Some(free) = (0..=u16::MAX).rev().find(|i| !m.threads.contains_key(i)) {
+                        m.threads.insert(free, v.clone());
+                        remap.thread.insert(*k, free);
+                    }
+                }
+            }
         }
-        m
+        (m, remap)
     }
 }
