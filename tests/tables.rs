@@ -55,7 +55,7 @@ fn partition_by_kind() {
             "     2     11  73      160  11      1460 100 Gamma",
         ]
     );
-    assert_eq!(format!("{h:?}"), "<15 (Beta | Alpha | Gamma)>");
+    assert_eq!(format!("{h:?}"), "<15 (Alpha | Beta | Gamma)>");
     // The one untagged object: the `alpha` Vec's buffer, named by its type.
     let rest = mark.heap().filter(|o| !TAGS.contains(&o.kind()));
     let o = rest.theone().unwrap();
@@ -180,6 +180,8 @@ fn ten_rows_then_more_then_all() {
         assert_eq!(first[2 + i], row(i));
     }
     assert_eq!(first[12], "<15 more rows. Type e.g. '.more()' to view.>");
+    // guppy's brief form: the first five kinds alphabetically, the parenthesis left open.
+    assert_eq!(format!("{h:?}"), "<25 (K01 | K02 | K03 | K04 | K05 | ...>");
     let more = h.more().to_string();
     let more = lines(&more);
     for i in 10..20 {

@@ -569,20 +569,24 @@ impl fmt::Display for Heap {
 }
 
 impl fmt::Debug for Heap {
-    /// guppy's brief form: `<3 (Name | String | ...)>`.
+    /// guppy's brief form: the kinds in alphabetical order, `<3 (Name | String)>`, or the
+    /// first five and an open parenthesis when there are more, as guppy prints
+    /// `<1266 (__main__.Person | bytearray | dict of __main__.Person | int | list | ...>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let brief = guard::internal(|| {
-            let kinds = self.kinds();
-            let mut s = kinds
+            let mut kinds = self.kinds();
+            kinds.sort();
+            let s = kinds
                 .iter()
                 .take(5)
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(" | ");
             if kinds.len() > 5 {
-                s.push_str(" | ...");
+                format!("<{} ({s} | ...>", self.count())
+            } else {
+                format!("<{} ({s})>", self.count())
             }
-            format!("<{} ({s})>", self.count())
         });
         f.write_str(&brief)
     }
