@@ -239,6 +239,36 @@ fn element_buffers_strings_and_shared_slices() {
         &[("Arc<str>", 1, block(5)), ("Rc<[u8]>", 1, block(6))],
     );
     drop((dq, copy, src, up, rep, a, r));
+
+    // Byte strings of std, a linked list, and a map to () (not a set).
+    let m = heapy::hpy().mark();
+    let mut path = std::path::PathBuf::from("/tmp");
+    path.push("a-longer-file-name.txt");
+    let os = std::ffi::OsString::from("hello");
+    let c = std::ffi::CString::new("hi").unwrap();
+    let mut list: std::collections::LinkedList<u32> = std::collections::LinkedList::new();
+    list.push_back(1);
+    let h = m.heap();
+    let node = (2 * size_of::<usize>() + size_of::<u32>()).next_multiple_of(align_of::<usize>());
+    check(
+        "std byte strings, LinkedList",
+        &h,
+        &[
+            ("PathBuf", 1, path.capacity()),
+            ("OsString", 1, os.capacity()),
+            ("CString", 1, c.as_bytes_with_nul().len()),
+            ("LinkedList<u32>", 1, node),
+        ],
+    );
+    let m = heapy::hpy().mark();
+    let mut to_unit: HashMap<u32, ()> = HashMap::new();
+    to_unit.insert(1, ());
+    let mut set: HashSet<u32> = HashSet::new();
+    set.insert(1);
+    let h = m.heap();
+    let names: Vec<&str> = h.objects().map(|o| o.kind()).collect();
+    assert_eq!(names, ["HashMap<u32, ()>", "HashSet<u32>"], "{}", h.all());
+    drop((path, os, c, list, to_unit, set));
 }
 
 #[test]

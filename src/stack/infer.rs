@@ -80,6 +80,29 @@ pub(crate) fn is_user(function: &str) -> bool {
     !NOT_USER.iter().any(|p| f.starts_with(p))
 }
 
+/// The byte-string type a `Vec<u8>` buffer belongs to, from the frames around it: `String`
+/// (see `makes_string`), or the outermost of `PathBuf`, `OsString`, `CString` (a PathBuf's
+/// buffer is grown by OsString's methods).
+fn byte_string_kind(outer: &[SymFrame]) -> Option<&'static str> {
+    if outer.iter().any(|f| makes_string(&f.function)) {
+        return Some("String");
+    }
+    outer.iter().rev().find_map(|f| {
+        if f.function
+            .contains("alloc::ffi::c_str::CString::new::SpecNewImpl")
+        {
+            return Some("CString");
+        }
+        let (ty, _) = self_type(&f.function)?;
+        match split(ty).0 {
+            "std::path::PathBuf" => Some("PathBuf"),
+            "std::ffi::os_str::OsString" => Some("OsString"),
+            "alloc::ffi::c_str::CString" => Some("CString"),
+            _ => None,
+        }
+    })
+}
+
 /// True when a frame says the bytes being allocated become a `String`: a method of
 /// `String` itself (its self type, not a collection that merely holds Strings), `format!`,
 /// `to_string`, `to_owned` on `str`, or a `str` method that returns a `String`.
@@ -121,8 +144,10 @@ pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
                 if let Some(dq) = outer.iter().find_map(|f| container(f, "VecDeque", t)) {
                     return Some(dq);
                 }
-                if t == "u8" && outer.iter().any(|f| makes_string(&f.function)) {
-                    return Some("String".to_string());
+                if t == "u8" {
+                    if let Some(k) = byte_string_kind(outer) {
+                        return Some(k.to_string());
+                    }
                 }
                 if let Some(h) = outer.iter().find_map(|f| container(f, "BinaryHeap", t)) {
                     return Some(h);
@@ -149,7 +174,7 @@ pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
                 return Some(format!("{name}<{}>", short(last)));
             }
             "alloc::boxed::Box" => return Some(boxed(t, method)),
-            "hashbrown::raw::RawTable" => return Some(table(t)),
+            "hashbrown::raw::RawTable" => return Some(table(t, outer)),
             "alloc::collections::vec_deque::VecDeque" => {
                 return Some(format!("VecDeque<{}>", short(t)))
             }
@@ -206,6 +231,7 @@ fn boxed(t: &str, method: &str) -> String {
     let first = args.first().copied().unwrap_or("?");
     match path {
         "alloc::rc::RcInner" | "alloc::rc::RcBox" => format!("Rc<{}>", short(first)),
+        "alloc::collections::linked_list::Node" => format!("LinkedList<{}>", short(first)),
         "alloc::sync::ArcInner" => format!("Arc<{}>", short(first)),
         "alloc::collections::btree::node::LeafNode"
         | "alloc::collections::btree::node::InternalNode" => {
@@ -231,10 +257,25 @@ fn boxed(t: &str, method: &str) -> String {
 }
 
 /// The kind of a hash table allocation: `(K, V)` is a `HashMap<K, V>`, `(T, ())` a
-/// `HashSet<T>`.
-fn table(t: &str) -> String {
+/// `HashSet<T>` unless std's `HashMap` frame says it is a `HashMap<T, ()>`.
+fn table(t: &str, outer: &[SymFrame]) -> String {
     match tuple(t).as_deref() {
-        Some([k, "()"]) => format!("HashSet<{}>", short(k)),
+        Some([k, "()"]) => {
+            // hashbrown's HashSet is a map to (): the std wrapper frame tells them apart.
+            let map = outer.iter().find_map(|f| {
+                let (ty, _) = self_type(&f.function)?;
+                match split(ty).0 {
+                    "std::collections::hash::map::HashMap" => Some(true),
+                    p if p.ends_with("::HashSet") => Some(false),
+                    _ => None,
+                }
+            });
+            if map == Some(true) {
+                format!("HashMap<{}, ()>", short(k))
+            } else {
+                format!("HashSet<{}>", short(k))
+            }
+        }
         Some([k, v]) => format!("HashMap<{}, {}>", short(k), short(v)),
         _ => format!("HashSet<{}>", short(t)),
     }
@@ -356,6 +397,34 @@ mod tests {
         assert_eq!(
             k(&["<alloc::rc::Rc<[u8]>>::allocate_for_slice"]),
             Some("Rc<[u8]>".into())
+        );
+        assert_eq!(
+            k(&[
+                "<alloc::raw_vec::RawVec<u8>>::reserve",
+                "<alloc::vec::Vec<u8>>::extend_from_slice",
+                "<std::ffi::os_str::OsString>::push::<&std::path::Path>",
+                "<std::path::PathBuf>::push::<&str>"
+            ]),
+            Some("PathBuf".into())
+        );
+        assert_eq!(
+            k(&["<alloc::boxed::Box<alloc::collections::linked_list::Node<u32>, &alloc::alloc::Global>>::new_in"]),
+            Some("LinkedList<u32>".into())
+        );
+        let set_or_map = |wrapper: &str| {
+            k(&[
+                "<hashbrown::raw::RawTable<(u32, ())>>::reserve_rehash",
+                "<hashbrown::map::HashMap<u32, (), std::hash::random::RandomState>>::insert",
+                wrapper,
+            ])
+        };
+        assert_eq!(
+            set_or_map("<std::collections::hash::map::HashMap<u32, ()>>::insert"),
+            Some("HashMap<u32, ()>".into())
+        );
+        assert_eq!(
+            set_or_map("<std::collections::hash::set::HashSet<u32>>::insert"),
+            Some("HashSet<u32>".into())
         );
         // Legacy symbols name parameters, not types.
         assert_eq!(k(&["<alloc::raw_vec::RawVec<T>>::grow_one"]), None);
