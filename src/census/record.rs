@@ -273,30 +273,26 @@ const UNSAMPLED_BATCH: u32 = 64;
 /// An allocation a sampling census passes by: counted (in batches), not recorded.
 #[inline(always)]
 fn on_alloc_unsampled(size: usize) -> u32 {
-    let full = UNSAMPLED_PENDING
-        .try_with(|p| {
-            let n = p.allocs.get() + 1;
-            p.allocs.set(n);
-            p.alloc_bytes.set(p.alloc_bytes.get() + size as u64);
-            n + p.frees.get() >= UNSAMPLED_BATCH || !p.live.get()
-        })
-        .unwrap_or(true);
-    if full {
-        let _g = Reentrancy::enter();
-        publish_unsampled();
-    }
+    count_unsampled(|p| (&p.allocs, &p.alloc_bytes), size);
     UNSAMPLED
 }
 
 /// A free of a block a sampling census passed by.
 #[inline(always)]
 fn on_free_unsampled(size: usize) {
+    count_unsampled(|p| (&p.frees, &p.free_bytes), size);
+}
+
+/// Adds one block of `size` bytes to the pending count and bytes that `field` picks, and
+/// publishes the pending counts once a batch is full (or when the thread's state is gone).
+#[inline(always)]
+fn count_unsampled(field: impl Fn(&PendingCells) -> (&Cell<u32>, &Cell<u64>), size: usize) {
     let full = UNSAMPLED_PENDING
         .try_with(|p| {
-            let n = p.frees.get() + 1;
-            p.frees.set(n);
-            p.free_bytes.set(p.free_bytes.get() + size as u64);
-            n + p.allocs.get() >= UNSAMPLED_BATCH || !p.live.get()
+            let (count, bytes) = field(p);
+            count.set(count.get() + 1);
+            bytes.set(bytes.get() + size as u64);
+            p.allocs.get() + p.frees.get() >= UNSAMPLED_BATCH || !p.live.get()
         })
         .unwrap_or(true);
     if full {

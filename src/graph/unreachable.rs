@@ -29,6 +29,7 @@ impl Hpy {
     /// let tag = leaked as usize ^ 0x5555;
     /// let u = heapy::hpy().heapu().filter(|o| o.kind() == "Leaked");
     /// assert_eq!((u.count(), u.size()), (1, 40));
+    /// # // SAFETY: the address is the box leaked above, restored from `tag`; freed once.
     /// # drop(unsafe { Box::from_raw((tag ^ 0x5555) as *mut [u8; 40]) });
     /// ```
     pub fn heapu(&self) -> Heap {

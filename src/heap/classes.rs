@@ -11,16 +11,11 @@ impl Heap {
     /// The same objects under view `by`, classified by `keys` (one class per object, in this
     /// heap's object order) named by `labels`.
     pub(crate) fn classified(&self, by: By, keys: Vec<u32>, labels: Vec<String>) -> Heap {
-        let part = OnceLock::new();
-        let p = guard::internal(|| Partition::from_classes(&self.objs, keys, labels, by));
-        let _ = part.set(p);
-        Heap {
-            objs: self.objs.clone(),
-            meta: self.meta.clone(),
-            by,
-            start: 0,
-            all: false,
-            part: Arc::new(part),
-        }
+        let part = guard::internal(|| {
+            Arc::new(OnceLock::from(Partition::from_classes(
+                &self.objs, keys, labels, by,
+            )))
+        });
+        self.with_partition(by, part)
     }
 }

@@ -75,6 +75,26 @@ struct FrameEntry {
     line: Option<u32>,
 }
 
+impl From<&Frame> for FrameEntry {
+    fn from(f: &Frame) -> FrameEntry {
+        FrameEntry {
+            function: f.function.clone(),
+            file: f.file.clone(),
+            line: f.line,
+        }
+    }
+}
+
+impl From<FrameEntry> for Frame {
+    fn from(f: FrameEntry) -> Frame {
+        Frame {
+            function: f.function,
+            file: f.file,
+            line: f.line,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Envelope<'a> {
     format: Option<String>,
@@ -122,15 +142,7 @@ impl Heap {
                 ctx,
                 kind: k.kind.clone(),
                 site: k.site.clone(),
-                frames: k
-                    .frames
-                    .iter()
-                    .map(|f| FrameEntry {
-                        function: f.function.clone(),
-                        file: f.file.clone(),
-                        line: f.line,
-                    })
-                    .collect(),
+                frames: k.frames.iter().map(FrameEntry::from).collect(),
             })
             .collect();
         kinds.sort_by_key(|k| k.ctx);
@@ -354,15 +366,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
                     KindInfo {
                         kind: k.kind,
                         site: k.site,
-                        frames: k
-                            .frames
-                            .into_iter()
-                            .map(|f| Frame {
-                                function: f.function,
-                                file: f.file,
-                                line: f.line,
-                            })
-                            .collect(),
+                        frames: k.frames.into_iter().map(Frame::from).collect(),
                     },
                 )
             })

@@ -19,6 +19,16 @@ pub(crate) struct Frame {
     pub line: Option<u32>,
 }
 
+impl From<crate::stack::SymFrame> for Frame {
+    fn from(f: crate::stack::SymFrame) -> Frame {
+        Frame {
+            function: f.function,
+            file: f.file,
+            line: f.line,
+        }
+    }
+}
+
 /// What a context id names.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub(crate) struct KindInfo {
@@ -71,15 +81,7 @@ impl Meta {
             .into_iter()
             .map(|c| {
                 let k = context::resolve(c);
-                let frames = k
-                    .frames
-                    .into_iter()
-                    .map(|f| Frame {
-                        function: f.function,
-                        file: f.file,
-                        line: f.line,
-                    })
-                    .collect();
+                let frames = k.frames.into_iter().map(Frame::from).collect();
                 (
                     c,
                     KindInfo {

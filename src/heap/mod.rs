@@ -99,6 +99,12 @@ impl Heap {
         } else {
             guard::internal(|| Arc::new(OnceLock::new()))
         };
+        self.with_partition(by, part)
+    }
+
+    /// The same objects under view `by`, with `part` as its (possibly not yet computed)
+    /// partition.
+    pub(crate) fn with_partition(&self, by: By, part: Arc<OnceLock<Partition>>) -> Heap {
         Heap {
             objs: self.objs.clone(),
             meta: self.meta.clone(),
