@@ -1,7 +1,6 @@
 //! The `heapy` command: `mprof run|plot|list|peak|clean` and `flame`, with good and bad
 //! input. The programs it records are this test binary itself (which uses heapy's Census)
 //! and `sh` (which does not).
-#![cfg(feature = "cli")]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,7 +1,6 @@
 //! `heapy view`, `heapy diff` and `heapy flame` on snapshot files, with good and bad input:
 //! what they print, on which stream, and their exit codes. The snapshots are made by this
 //! test process (which uses heapy's Census) with `Heap::dump`.
-#![cfg(feature = "cli")]
 
 use std::path::Path;
 use std::process::{Command, Output};
