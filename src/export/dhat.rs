@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::atomic;
 use crate::census::guard;
 use crate::heap::Heap;
+use crate::sys::atomic;
 use crate::{Error, Result};
 
 /// The file, as dhat-rs writes it (field names are DHAT's).

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use inferno::flamegraph::{self, color::BasicPalette, Options, Palette};
 
-use super::atomic;
 use crate::census::guard;
 use crate::heap::Heap;
+use crate::sys::atomic;
 use crate::{Error, Result};
 
 /// Draws folded stacks (`frame;frame;frame count` lines, as [`Heap::folded`] writes them)

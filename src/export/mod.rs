@@ -1,7 +1,6 @@
 //! Files for other tools: mprof `.dat` timelines and their plots, folded stacks and flame
 //! graphs, DHAT's JSON, pprof profiles.
 
-pub(crate) mod atomic;
 mod dhat;
 #[cfg(feature = "flame")]
 mod flame;

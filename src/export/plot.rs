@@ -8,9 +8,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use super::atomic;
 use super::mprof::{Sample, Timeline};
 use crate::census::guard;
+use crate::sys::atomic;
 use crate::{Error, Result};
 
 const SIZE: (u32, u32) = (1200, 700);

@@ -11,9 +11,9 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::atomic;
 use crate::census::guard;
 use crate::heap::Heap;
+use crate::sys::atomic;
 use crate::{Error, Result};
 
 /// `perftools.profiles.Profile`.

@@ -30,7 +30,7 @@ use super::meta::{Frame, KindInfo, Meta};
 use super::object::Obj;
 use super::{By, Heap};
 use crate::census::{guard, registry};
-use crate::export::atomic;
+use crate::sys::atomic;
 use crate::{Error, Result};
 
 /// The `format` field of every snapshot file.

@@ -1,10 +1,12 @@
 //! Platform facts at the bottom of heapy: thread identity, names and stack bounds, the raw
 //! pages that hold heapy's own bookkeeping, and, for the object graph, sound reads of the
-//! process's memory, its loaded segments and thread-local blocks, and the registers.
+//! process's memory, its loaded segments and thread-local blocks, and the registers; and
+//! atomic file writes for every file heapy writes.
 //!
-//! Everything here except `segments::loaded` is callable from inside the global allocator:
-//! no function allocates through Rust's global allocator, panics, or takes a lock.
+//! Everything here except `segments::loaded` and `atomic` is callable from inside the global
+//! allocator: no function allocates through Rust's global allocator, panics, or takes a lock.
 
+pub(crate) mod atomic;
 mod memread;
 mod pages;
 mod regs;

@@ -62,3 +62,51 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     result.map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        std::fs::write(&path, b"old").unwrap();
+        write(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["out.json"]);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.png");
+        std::fs::write(&path, b"old").unwrap();
+        let err = write_with(&path, "png", |tmp| {
+            std::fs::write(tmp, b"half").unwrap();
+            Err(Error::Io {
+                path: tmp.to_path_buf(),
+                source: std::io::Error::other("disk full"),
+            })
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Io { .. }));
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(names(dir.path()), ["out.png"]);
+    }
+
+    #[test]
+    fn a_path_without_a_file_name_is_an_error() {
+        assert!(write(Path::new("/"), b"x").is_err());
+    }
+}
