@@ -162,7 +162,7 @@ impl Heap {
 
 #[cfg(test)]
 mod tests {
-    use crate::export::folded::tests::sample_heap;
+    use crate::heap::test_support::sample_heap;
 
     #[test]
     fn sampled_points_are_scaled_estimates() {

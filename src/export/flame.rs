@@ -133,7 +133,7 @@ impl Heap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::folded::tests::sample_heap;
+    use crate::heap::test_support::sample_heap;
 
     #[test]
     fn svg_has_frames_and_labels() {

@@ -73,68 +73,8 @@ impl Heap {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    use crate::heap::{Frame, Heap, KindInfo, Meta, Obj};
-
-    fn frame(function: &str, line: u32) -> Frame {
-        Frame {
-            function: function.into(),
-            file: Some("src/main.rs".into()),
-            line: Some(line),
-        }
-    }
-
-    /// A heap as a loaded or stack-resolved snapshot would hold it: three contexts, two with
-    /// stacks (most recent call first), one without.
-    pub(crate) fn sample_heap() -> Heap {
-        let mut kinds = HashMap::new();
-        kinds.insert(
-            1 << 23,
-            KindInfo {
-                kind: "Vec<demo::Person>".into(),
-                site: Some("src/main.rs:20 demo::load".into()),
-                frames: vec![frame("demo::load", 20), frame("demo::main", 5)],
-            },
-        );
-        kinds.insert(
-            (1 << 23) + 1,
-            KindInfo {
-                kind: "demo::cache".into(),
-                site: Some("src/main.rs:31 demo::cache".into()),
-                frames: vec![frame("demo::cache", 31), frame("demo::main", 6)],
-            },
-        );
-        kinds.insert(
-            2,
-            KindInfo {
-                kind: "[u8; 4]".into(),
-                ..KindInfo::default()
-            },
-        );
-        let meta = Meta {
-            kinds,
-            threads: HashMap::from([(1, "main".to_string())]),
-            sample_rate: None,
-        };
-        let obj = |serial, size, ctx| Obj {
-            addr: 0x1000 + serial as usize * 64,
-            size,
-            serial,
-            thread: 1,
-            ctx,
-        };
-        let objs = vec![
-            obj(1, 96, 1 << 23),
-            obj(2, 32, 1 << 23),
-            obj(3, 1000, (1 << 23) + 1),
-            obj(4, 4, 2),
-            obj(5, 4, 2),
-        ];
-        Heap::from_parts(objs, Arc::new(meta))
-    }
+mod tests {
+    use crate::heap::test_support::sample_heap;
 
     #[test]
     fn folded_lines_root_first_with_kind_leaf() {

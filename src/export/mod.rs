@@ -15,9 +15,6 @@ mod pprof;
 pub use flame::flamegraph;
 pub use mprof::{Func, Sample, Timeline};
 
-#[cfg(test)]
-pub(crate) use folded::tests as folded_tests;
-
 /// Objects and bytes of a set per context (allocation stack or tag), rounded. A byte-sampled
 /// heap stands for more than it holds: each object counts its inverse sampling probability
 /// (see `Heap::estimated_size`), so the figures of a sampled set are estimates.

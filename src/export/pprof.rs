@@ -297,7 +297,7 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use crate::export::folded::tests::sample_heap;
+    use crate::heap::test_support::sample_heap;
 
     /// Decodes a profile the way a reader does: gunzip, then protobuf.
     fn decode(gz: &[u8]) -> Profile {

@@ -206,7 +206,7 @@ macro_rules! assert_memory_limit {
 #[cfg(test)]
 mod tests {
     use super::table;
-    use crate::export::folded_tests::sample_heap;
+    use crate::heap::test_support::sample_heap;
 
     #[test]
     fn failure_tables_list_call_sites_when_known() {

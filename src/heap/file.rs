@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn sites_and_frames_survive_the_file() {
-        let h = crate::export::folded_tests::sample_heap();
+        let h = crate::heap::test_support::sample_heap();
         let bytes = h.snapshot_bytes().unwrap();
         let back = parse(Path::new("x.json"), &bytes).unwrap();
         assert_eq!(*back.meta, *h.meta);

@@ -11,6 +11,8 @@ mod object;
 mod partition;
 mod render;
 mod snapshot;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod traceback;
 mod view;
 
