@@ -15,10 +15,11 @@ use crate::census::{self, guard, record, registry, Stats};
 /// println!("{h}");
 /// ```
 pub fn hpy() -> Hpy {
-    // Where no load-time hook exists, `HEAPY_MPROF` is read here (see profile::autostart).
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-    crate::profile::autostart::from_env();
-    crate::stack::warn_bad_env();
+    // The allocator reads `HEAPY_STACKS` but cannot print: a value it did not understand is
+    // named here, once.
+    if crate::stack::take_bad_env() {
+        guard::internal(|| eprintln!("{}", crate::stack::bad_env_warning()));
+    }
     Hpy { _private: () }
 }
 

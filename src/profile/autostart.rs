@@ -6,8 +6,7 @@
 //! small allocation, counted like any other) and starts the recorder, whose thread runs
 //! until the process exits; an `atexit` handler writes the last sample. Nothing of this runs inside the allocator. If the census is not installed
 //! (the program links heapy without using `Census`, like the `heapy` command itself),
-//! nothing is recorded. Elsewhere the variable is read on the first call of
-//! [`hpy`](crate::hpy).
+//! nothing is recorded.
 //!
 //! `HEAPY_MPROF_INTERVAL=<seconds>` sets the sampling interval (0.1 s by default).
 //!
@@ -19,7 +18,7 @@ use std::time::Duration;
 static STARTED: Once = Once::new();
 
 /// Starts the recorder named by `HEAPY_MPROF` once per process, if there is one.
-pub(crate) fn from_env() {
+fn from_env() {
     STARTED.call_once(|| {
         let Some(path) = std::env::var_os("HEAPY_MPROF").filter(|p| !p.is_empty()) else {
             return;

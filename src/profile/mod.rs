@@ -1,6 +1,6 @@
 //! Line-by-line profiling (`#[heapy::profile]`) and timelines (`Recorder`, `HEAPY_MPROF`).
 
-pub(crate) mod autostart;
+mod autostart;
 mod line;
 pub(crate) mod recorder;
 mod report;

@@ -22,7 +22,7 @@ pub(crate) use sample::weight as sample_weight;
 /// tag ids lie below.
 pub(crate) const BASE: u32 = 1 << 23;
 
-pub(crate) use mode::{effective, sample_bytes, warn_bad_env, MAX_SAMPLE_RATE};
+pub(crate) use mode::{bad_env_warning, effective, sample_bytes, take_bad_env, MAX_SAMPLE_RATE};
 pub(crate) use sample::take as sampled;
 
 /// The context id to store for an allocation made now under mode `m` (as `effective`

@@ -163,20 +163,23 @@ fn read_env() -> u64 {
     code
 }
 
-/// Says once, on stderr, that `HEAPY_STACKS` holds a value heapy does not understand. The
-/// allocator, which reads the variable, cannot print; `hpy()` calls this instead.
-pub(crate) fn warn_bad_env() {
+/// True the first time it is called while `HEAPY_STACKS` holds a value heapy does not
+/// understand, false otherwise and ever after. The allocator, which reads the variable,
+/// cannot print: `hpy()` asks this and prints [`bad_env_warning`] instead. Never allocates.
+pub(crate) fn take_bad_env() -> bool {
     /// Relaxed: only makes the warning appear once; it publishes nothing else.
     static WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-    if ENV.load(Ordering::Relaxed) == INVALID && !WARNED.swap(true, Ordering::Relaxed) {
-        crate::census::guard::internal(|| {
-            let value = std::env::var("HEAPY_STACKS").unwrap_or_default();
-            eprintln!(
-                "heapy: HEAPY_STACKS={value:?} is not one of off, fp, unwind, sample:<bytes>; \
-                 ignored (stacks are captured as the program's Census says)"
-            );
-        });
-    }
+    ENV.load(Ordering::Relaxed) == INVALID && !WARNED.swap(true, Ordering::Relaxed)
+}
+
+/// The warning for a `HEAPY_STACKS` value heapy does not understand (see [`take_bad_env`]).
+/// Call with the reentrancy flag held: it allocates.
+pub(crate) fn bad_env_warning() -> String {
+    let value = std::env::var("HEAPY_STACKS").unwrap_or_default();
+    format!(
+        "heapy: HEAPY_STACKS={value:?} is not one of off, fp, unwind, sample:<bytes>; \
+         ignored (stacks are captured as the program's Census says)"
+    )
 }
 
 /// The mode in force for a census configured with `m`: `HEAPY_STACKS` wins.
