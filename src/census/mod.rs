@@ -16,6 +16,7 @@ pub use alloc::Census;
 pub use stats::Stats;
 pub(crate) use stats::{collect as collect_stats, reset_peak, take_window_peak};
 pub use tags::{kind, with_kind, KindGuard};
+pub(crate) use tags::{name as tag_name, TAG_LIMIT};
 
 /// True once any allocation has gone through a [`Census`] (that is, when one is installed
 /// as the global allocator).

@@ -5,7 +5,11 @@
 
 use std::collections::HashMap;
 
-use crate::census::{context, threads};
+use crate::census::{self, threads};
+use crate::stack;
+
+/// The name of an object's kind when neither a tag nor a stack says more.
+pub(crate) const UNTAGGED: &str = "<untagged>";
 
 /// The site label of objects whose stack was not captured.
 pub(crate) const NO_STACK: &str = "<no stack>";
@@ -38,6 +42,38 @@ pub(crate) struct KindInfo {
     pub site: Option<String>,
     /// The allocation stack, user frames only, most recent call first (empty if none).
     pub frames: Vec<Frame>,
+}
+
+impl KindInfo {
+    /// What context id `ctx` of this process names: nothing (0), a tag (below
+    /// `census::TAG_LIMIT`), or a stack, whose kind a tag current at the allocation
+    /// overrides. Call with the reentrancy flag held: it allocates.
+    fn resolve(ctx: u32) -> KindInfo {
+        if ctx == 0 {
+            return KindInfo {
+                kind: UNTAGGED.to_string(),
+                ..KindInfo::default()
+            };
+        }
+        if ctx < census::TAG_LIMIT {
+            return KindInfo {
+                kind: census::tag_name(ctx).to_string(),
+                ..KindInfo::default()
+            };
+        }
+        let d = stack::describe(ctx);
+        // Tags win over what the stack says.
+        let kind = if d.tag != 0 {
+            census::tag_name(d.tag).to_string()
+        } else {
+            d.kind.unwrap_or_else(|| UNTAGGED.to_string())
+        };
+        KindInfo {
+            kind,
+            site: d.site,
+            frames: d.frames.into_iter().map(Frame::from).collect(),
+        }
+    }
 }
 
 /// How the ids of the right operand of set algebra map into the merged names table (only
@@ -79,18 +115,7 @@ impl Meta {
     ) -> Meta {
         let kinds = ctxs
             .into_iter()
-            .map(|c| {
-                let k = context::resolve(c);
-                let frames = k.frames.into_iter().map(Frame::from).collect();
-                (
-                    c,
-                    KindInfo {
-                        kind: k.kind,
-                        site: k.site,
-                        frames,
-                    },
-                )
-            })
+            .map(|c| (c, KindInfo::resolve(c)))
             .collect();
         let threads = thread_ids
             .into_iter()
@@ -105,9 +130,7 @@ impl Meta {
 
     /// The kind label of context `ctx`.
     pub(crate) fn kind(&self, ctx: u32) -> &str {
-        self.kinds
-            .get(&ctx)
-            .map_or(context::UNTAGGED, |k| k.kind.as_str())
+        self.kinds.get(&ctx).map_or(UNTAGGED, |k| k.kind.as_str())
     }
 
     /// The call site label of context `ctx` (`<no stack>` when none was captured).
