@@ -1,6 +1,7 @@
 //! `Census`: the global allocator that keeps the census.
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::alloc::System;
 
 use super::{record, trailer};
@@ -136,6 +137,27 @@ impl<A> Census<A> {
     }
 }
 
+/// True once a census built with `report_leaks_at_exit()` allocated: the graph layer's exit
+/// handler then prints the leak report, whatever `HEAPY_LEAKS` says. Relaxed: the flag
+/// publishes no other memory; its one reader is that handler, at process exit, long after
+/// the process's first allocation set it (a stronger ordering would not make the store
+/// visible any sooner).
+static LEAK_REPORT_ASKED: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a leak report is wanted at exit: one relaxed load once the flag is set (no
+/// store, so the cache line stays shared between threads); never allocates or panics.
+#[inline(always)]
+fn ask_for_leak_report() {
+    if !LEAK_REPORT_ASKED.load(Ordering::Relaxed) {
+        LEAK_REPORT_ASKED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// True once a census built with [`Census::report_leaks_at_exit`] allocated.
+pub(crate) fn leak_report_asked() -> bool {
+    LEAK_REPORT_ASKED.load(Ordering::Relaxed)
+}
+
 impl<A> core::fmt::Debug for Census<A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Census").finish_non_exhaustive()
@@ -152,7 +174,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             return core::ptr::null_mut();
         };
         if self.report_leaks {
-            crate::graph::arm_exit_report();
+            ask_for_leak_report();
         }
         // SAFETY: `outer` has a non-zero size and the caller's valid alignment.
         let p = unsafe { self.inner.alloc(outer) };
@@ -170,7 +192,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             return core::ptr::null_mut();
         };
         if self.report_leaks {
-            crate::graph::arm_exit_report();
+            ask_for_leak_report();
         }
         // SAFETY: as in `alloc`.
         let p = unsafe { self.inner.alloc_zeroed(outer) };

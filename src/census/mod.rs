@@ -12,6 +12,7 @@ mod tags;
 pub(crate) mod threads;
 mod trailer;
 
+pub(crate) use alloc::leak_report_asked;
 pub use alloc::Census;
 pub use stats::Stats;
 pub(crate) use stats::{collect as collect_stats, reset_peak, take_window_peak};

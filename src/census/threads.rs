@@ -129,8 +129,6 @@ pub(crate) fn register_current() -> u16 {
         s.stack_hi.store(hi, Ordering::Relaxed);
     }
     s.tp.store(sys::thread_pointer(), Ordering::Relaxed);
-    // The first thread to register reads HEAPY_LEAKS (once per process, no allocation).
-    crate::graph::arm_exit_report_from_env();
     // Release publishes the facts above to `info`.
     s.state.store(1, Ordering::Release);
     i

@@ -2,86 +2,114 @@
 //! `gc.set_debug(gc.DEBUG_LEAK)`. Turned on by `Census::report_leaks_at_exit()` or by the
 //! environment variable `HEAPY_LEAKS=report`; prints the unreachable objects and their
 //! cycles to standard error when the process exits normally.
+//!
+//! The census only records that a report was asked for (`census::leak_report_asked`): the
+//! allocator never calls up into the graph. This layer arms itself instead: as the program
+//! is loaded, a function in the `.init_array` section (as `profile::autostart` has) reads
+//! `HEAPY_LEAKS` and registers one `atexit` handler, which decides at exit whether there is
+//! anything to say. A program whose census is not installed (the `heapy` command links
+//! heapy without using `Census`) prints nothing.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::roots::Here;
 use super::unreachable::heapu;
-use crate::census::guard;
+use crate::census::{self, guard};
 
-/// True once the exit handler is registered (or being registered). Relaxed: it only makes
-/// the registration happen once; it publishes no other memory.
-static ARMED: AtomicBool = AtomicBool::new(false);
-/// True once the environment was consulted. Relaxed, as above.
-static ENV_CHECKED: AtomicBool = AtomicBool::new(false);
-/// True when `HEAPY_LEAKS` holds something other than `report`: the exit handler then says
-/// so instead of reporting (the allocator, which reads the variable, cannot print). Relaxed:
-/// set before `atexit` registers the handler, read by it on the same thread at exit or after
-/// the registration's own synchronization.
-static ENV_BAD: AtomicBool = AtomicBool::new(false);
+/// `HEAPY_LEAKS` is unset or empty.
+const ENV_UNSET: u8 = 0;
+/// `HEAPY_LEAKS=report`.
+const ENV_REPORT: u8 = 1;
+/// `HEAPY_LEAKS` holds something else: the exit handler says so instead of reporting.
+const ENV_BAD: u8 = 2;
 
-/// Makes sure the report runs at exit. Called from the allocator when the option is on:
-/// one relaxed load after the first call; never allocates through Rust, never panics.
-#[inline]
-pub(crate) fn arm() {
-    if !REQUESTED_IN_CODE.load(Ordering::Relaxed) {
-        REQUESTED_IN_CODE.store(true, Ordering::Relaxed);
-        arm_slow();
+/// What `HEAPY_LEAKS` said when the program was loaded. Relaxed: written before `atexit`
+/// registers the handler that reads it, and glibc's `exit` takes the lock that
+/// registration took before it runs the handlers, so the handler sees the value.
+static ENV: AtomicU8 = AtomicU8::new(ENV_UNSET);
+
+/// What to do at exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AtExit {
+    Nothing,
+    /// Say that `HEAPY_LEAKS` holds a value heapy does not understand.
+    NameBadValue,
+    Report,
+}
+
+/// The decision: a report asked for in code wins over the variable; the variable counts
+/// only where the census is installed.
+fn decide(asked_in_code: bool, env: u8, installed: bool) -> AtExit {
+    match (asked_in_code, env, installed) {
+        (true, _, _) => AtExit::Report,
+        (false, _, false) => AtExit::Nothing,
+        (false, ENV_REPORT, true) => AtExit::Report,
+        (false, ENV_BAD, true) => AtExit::NameBadValue,
+        (false, _, true) => AtExit::Nothing,
     }
 }
 
-/// True once a census built with `report_leaks_at_exit()` allocated: the report is wanted
-/// whatever `HEAPY_LEAKS` says. Relaxed, as `ARMED`.
-static REQUESTED_IN_CODE: AtomicBool = AtomicBool::new(false);
-
-#[cold]
-fn arm_slow() {
-    if !ARMED.swap(true, Ordering::Relaxed) {
-        // SAFETY: `at_exit` is an `extern "C" fn()` that lives as long as the program; atexit
-        // only stores it (glibc may take its own lock and memory, never Rust's allocator).
-        unsafe {
-            libc::atexit(at_exit);
-        }
-    }
-}
-
-/// Arms the report if `HEAPY_LEAKS=report` is set. Called from the allocator when a thread
-/// registers; reads the environment once per process, without allocating.
-pub(crate) fn arm_from_env() {
-    if ENV_CHECKED.swap(true, Ordering::Relaxed) {
-        return;
-    }
+/// Runs as the program is loaded: reads `HEAPY_LEAKS` (without allocating) and registers
+/// the exit handler.
+fn on_load() {
     // SAFETY: the name is a NUL-terminated literal; getenv returns a pointer into the
-    // environment or null, read here at once (the process is starting its first threads).
+    // environment or null, read here at once (the program is being loaded: no other Rust
+    // code runs yet to change the environment).
     let v = unsafe { libc::getenv(c"HEAPY_LEAKS".as_ptr()) };
-    if v.is_null() {
-        return;
+    let env = if v.is_null() {
+        ENV_UNSET
+    } else {
+        // SAFETY: a non-null getenv result is a NUL-terminated string.
+        match unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes() {
+            b"" => ENV_UNSET,
+            b"report" => ENV_REPORT,
+            _ => ENV_BAD,
+        }
+    };
+    ENV.store(env, Ordering::Relaxed);
+    // SAFETY: `at_exit` is an `extern "C" fn()` that lives as long as the program; atexit
+    // only stores it.
+    unsafe {
+        libc::atexit(at_exit);
     }
-    // SAFETY: a non-null getenv result is a NUL-terminated string.
-    let value = unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes();
-    if value.is_empty() {
-        return;
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+mod init {
+    extern "C" fn heapy_leaks_init() {
+        super::on_load();
     }
-    if value != b"report" {
-        ENV_BAD.store(true, Ordering::Relaxed);
-    }
-    arm_slow();
+
+    /// Runs `heapy_leaks_init` at load time, as std itself does for its arguments on ELF.
+    #[used]
+    #[link_section = ".init_array"]
+    static INIT: extern "C" fn() = heapy_leaks_init;
 }
 
 extern "C" fn at_exit() {
-    if ENV_BAD.load(Ordering::Relaxed) && !REQUESTED_IN_CODE.load(Ordering::Relaxed) {
-        let _ = std::panic::catch_unwind(|| {
-            guard::internal(|| {
-                let value = std::env::var("HEAPY_LEAKS").unwrap_or_default();
-                eprintln!(
-                    "heapy: HEAPY_LEAKS={value:?} is not \"report\"; no leak report (set HEAPY_LEAKS=report)"
-                );
-            })
-        });
-        return;
+    let what = decide(
+        census::leak_report_asked(),
+        ENV.load(Ordering::Relaxed),
+        census::is_installed(),
+    );
+    match what {
+        AtExit::Nothing => {}
+        AtExit::NameBadValue => {
+            // A panic must not unwind out of an `extern "C"` exit handler.
+            let _ = std::panic::catch_unwind(|| {
+                guard::internal(|| {
+                    let value = std::env::var("HEAPY_LEAKS").unwrap_or_default();
+                    eprintln!(
+                        "heapy: HEAPY_LEAKS={value:?} is not \"report\"; no leak report (set HEAPY_LEAKS=report)"
+                    );
+                })
+            });
+        }
+        AtExit::Report => {
+            let here = Here::capture();
+            report(&here);
+        }
     }
-    let here = Here::capture();
-    report(&here);
 }
 
 #[inline(never)]
@@ -103,4 +131,26 @@ fn report(here: &Here) {
         });
         eprint!("{text}");
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_asked_in_code_wins() {
+        for env in [ENV_UNSET, ENV_REPORT, ENV_BAD] {
+            assert_eq!(decide(true, env, true), AtExit::Report);
+        }
+    }
+
+    #[test]
+    fn the_variable_counts_where_the_census_is_installed() {
+        assert_eq!(decide(false, ENV_UNSET, true), AtExit::Nothing);
+        assert_eq!(decide(false, ENV_REPORT, true), AtExit::Report);
+        assert_eq!(decide(false, ENV_BAD, true), AtExit::NameBadValue);
+        for env in [ENV_UNSET, ENV_REPORT, ENV_BAD] {
+            assert_eq!(decide(false, env, false), AtExit::Nothing);
+        }
+    }
 }

@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 pub use cycles::Cycles;
 pub use dominators::Retained;
-pub(crate) use exit::{arm as arm_exit_report, arm_from_env as arm_exit_report_from_env};
 pub use paths::Paths;
 
 use crate::census::registry;
