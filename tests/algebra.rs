@@ -104,6 +104,6 @@ fn results_keep_names_and_print() {
         ]
     );
     // The view of the left operand carries over.
-    assert_eq!((&u.bysize() - &a).view(), heapy::By::Size);
+    assert_eq!((&u.bysize() - &a).view(), Some(heapy::By::Size));
     drop((x, y));
 }

@@ -96,7 +96,7 @@ fn diff_groups_by_the_view_of_a() {
     let a = mark.heap();
 
     let d = a.bysize().diff(&b);
-    assert_eq!(d.view(), heapy::By::Size);
+    assert_eq!(d.view(), Some(heapy::By::Size));
     let rows: Vec<(&str, i64, i64)> = d
         .rows()
         .iter()

@@ -254,3 +254,36 @@ fn shared_object_lists_every_referrer_kind() {
     assert!(d == both.size() + h.size() || d == both.size(), "{d}");
     black_box((&a, &b));
 }
+
+#[test]
+fn graph_views_in_diffs_set_algebra_and_files() {
+    let held = heapy::with_kind("ViewsHeld", || Box::new([7u64; 3]));
+    let h = heapy::hpy().heap().filter(|o| o.kind() == "ViewsHeld");
+    assert_eq!((h.count(), h.size()), (1, 24));
+    let rcs = h.byrcs();
+    assert_eq!(rcs.view(), None);
+    assert!(rcs
+        .all()
+        .to_string()
+        .contains("Referrers by Kind (type / call site)"));
+    // A diff classifies its other side (here by kind) by the same graph view.
+    let d = rcs.diff(&h);
+    assert_eq!(d.view(), None);
+    assert_eq!((d.a_count(), d.b_count()), (1, 1));
+    let text = d.to_string();
+    assert!(text.contains("Differences by rcs, largest"), "{text}");
+    assert!(text.contains("% of B Referrers by Kind"), "{text}");
+    let via = h.byvia().diff(&h);
+    assert!(via.to_string().contains("Differences by via, largest"));
+    // Set algebra makes a new set, by kind.
+    assert_eq!((&rcs - &h.filter(|_| false)).view(), Some(heapy::By::Kind));
+    // A file keeps the objects and their names; a graph view needs the live process, so the
+    // file holds the kind view.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rcs.json");
+    rcs.dump(&path).unwrap();
+    let back = heapy::Heap::load(&path).unwrap();
+    assert_eq!(back.view(), Some(heapy::By::Kind));
+    assert_eq!(back.to_string(), h.to_string());
+    black_box(&held);
+}

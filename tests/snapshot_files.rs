@@ -78,7 +78,10 @@ fn dump_then_load_prints_the_same_tables() {
     assert!(back.diff(&h).rows().is_empty());
     // The view goes into the file too.
     h.bysize().dump(&path).unwrap();
-    assert_eq!(heapy::Heap::load(&path).unwrap().view(), heapy::By::Size);
+    assert_eq!(
+        heapy::Heap::load(&path).unwrap().view(),
+        Some(heapy::By::Size)
+    );
     // Only the final file is left: no temporary files.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     drop(held);
@@ -337,7 +340,10 @@ fn impossible_contents_with_a_valid_checksum_are_corrupt() {
         r#"{{"view":"size","sample_rate":null,"threads":[{{"index":1,"label":"main"}}],"kinds":[{{"ctx":3,"kind":"K","site":"src/a.rs:1 f","frames":[{{"function":"f","file":"src/a.rs","line":1}}]}}],{fields},"objects":[[4096,10,1,1,3],[8192,20,2,1,3]]}}"#
     );
     let h = load_bytes(dir.path(), "forged.json", &forged(&ok)).unwrap();
-    assert_eq!((h.count(), h.size(), h.view()), (2, 30, heapy::By::Size));
+    assert_eq!(
+        (h.count(), h.size(), h.view()),
+        (2, 30, Some(heapy::By::Size))
+    );
     assert_eq!(h.objects().next().unwrap().kind(), "K");
     let bad = [
         ok.replace("[8192,20,2,1,3]", "[8192,18446744073709551615,2,1,3]"),

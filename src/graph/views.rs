@@ -8,7 +8,7 @@ use super::roots::Here;
 use super::scan::Graph;
 use super::{members, names_for, process_graph};
 use crate::census::guard;
-use crate::heap::{By, Heap, Obj};
+use crate::heap::{Heap, Obj, Outside};
 
 impl Heap {
     /// The live objects that objects of this set point to (guppy's `referents`), found by a
@@ -141,6 +141,21 @@ pub(crate) fn pick(g: &Graph, mask: &[bool]) -> Heap {
     Heap::resolve(objs)
 }
 
+/// guppy's byrcs: rows by the kinds of each object's referrers. Heaps under it take their
+/// partition from `by_references`; `diff` applies it to its other side.
+static RCS: Outside = Outside {
+    name: "rcs",
+    header: "Referrers by Kind (type / call site)",
+    apply: Heap::byrcs,
+};
+
+/// guppy's byvia: rows by where each object's references sit.
+static VIA: Outside = Outside {
+    name: "via",
+    header: "Referred Via:",
+    apply: Heap::byvia,
+};
+
 /// A reference to an object, as the views name it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Ref {
@@ -154,7 +169,7 @@ enum Ref {
 /// `h` the partition. `key(r)` says which references share a name, `name(r)` gives it.
 fn by_references<K: std::hash::Hash + Eq>(
     h: &Heap,
-    by: By,
+    view: &'static Outside,
     g: &Graph,
     mut key: impl FnMut(Ref) -> K,
     mut name: impl FnMut(Ref) -> String,
@@ -236,7 +251,7 @@ fn by_references<K: std::hash::Hash + Eq>(
             });
         }
     }
-    h.classified(by, keys, labels)
+    h.classified(view, keys, labels)
 }
 
 #[inline(never)]
@@ -252,7 +267,7 @@ fn byrcs(h: &Heap, here: &Here) -> Heap {
             Ref::Heap(i, _) => meta.kind(g.nodes[i as usize].ctx).to_string(),
             Ref::Root(_) => "<root>".to_string(),
         };
-        by_references(h, By::Rcs, &g, key, name)
+        by_references(h, &RCS, &g, key, name)
     })
 }
 
@@ -269,6 +284,6 @@ fn byvia(h: &Heap, here: &Here) -> Heap {
             Ref::Heap(_, off) => format!("+{off:#x}"),
             Ref::Root(k) => names.root(&g, k),
         };
-        by_references(h, By::Via, &g, key, name)
+        by_references(h, &VIA, &g, key, name)
     })
 }

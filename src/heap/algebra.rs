@@ -12,6 +12,7 @@ use std::ops::{BitAnd, BitOr, BitXor, Sub};
 use std::sync::{Arc, OnceLock};
 
 use super::object::Obj;
+use super::view::View;
 use super::{By, Heap};
 use crate::census::guard;
 
@@ -75,8 +76,9 @@ impl Heap {
                 (objs, Arc::new(meta))
             };
             let by = match self.by {
-                // Graph views belong to a scanned set; a new set starts by kind.
-                By::Rcs | By::Via => By::Kind,
+                // A view from above the heap layer (the graph's) came with `self`'s
+                // partition; a new set starts by kind.
+                View::Outside(_) => View::By(By::Kind),
                 by => by,
             };
             Heap {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use super::view::View;
 use super::{By, Heap};
 use crate::census::guard;
 
@@ -138,7 +139,7 @@ impl DiffRow {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Diff {
-    by: By,
+    by: View,
     a: (usize, usize),
     b: (usize, usize),
     /// Shared, so that clones (and `all()`) allocate nothing in the program's heap.
@@ -167,7 +168,7 @@ impl Heap {
         let other = if b.by == self.by {
             b.clone()
         } else {
-            b.by(self.by)
+            b.under(self.by)
         };
         guard::internal(|| {
             let mut rows: HashMap<String, (i64, i64)> = HashMap::new();
@@ -362,16 +363,17 @@ impl Diff {
         &self.rows
     }
 
-    /// The view the rows are grouped by (A's view).
+    /// The view the rows are grouped by (A's view), or `None` under one of the object
+    /// graph's views (see [`Heap::view`]).
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// let h = heapy::hpy().mark().heap();
-    /// assert_eq!(h.bysize().diff(&h).view(), heapy::By::Size);
+    /// assert_eq!(h.bysize().diff(&h).view(), Some(heapy::By::Size));
     /// ```
-    pub fn view(&self) -> By {
-        self.by
+    pub fn view(&self) -> Option<By> {
+        self.by.by()
     }
 
     /// The same difference, printing every row (not only the first ten).
@@ -406,11 +408,11 @@ fn pct(part: i64, whole: usize) -> f64 {
 }
 
 /// What the rows are called in "Differences by ...".
-fn grouping(by: By) -> String {
+fn grouping(by: View) -> String {
     match by {
-        By::Kind => "kind".to_string(),
-        By::Size => "individual size".to_string(),
-        By::Id => "object".to_string(),
+        View::By(By::Kind) => "kind".to_string(),
+        View::By(By::Size) => "individual size".to_string(),
+        View::By(By::Id) => "object".to_string(),
         other => other.name().to_string(),
     }
 }

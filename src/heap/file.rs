@@ -28,6 +28,7 @@ use serde_json::value::RawValue;
 
 use super::meta::{Frame, KindInfo, Meta};
 use super::object::Obj;
+use super::view::View;
 use super::{By, Heap};
 use crate::census::{guard, registry};
 use crate::sys::atomic;
@@ -147,9 +148,10 @@ impl Heap {
             .collect();
         kinds.sort_by_key(|k| k.ctx);
         let view = match self.by {
-            // Graph views need a pointer scan of this process: a file keeps the kind view.
-            By::Rcs | By::Via => By::Kind,
-            by => by,
+            View::By(by) => by,
+            // A view from above the heap layer (the graph's byrcs and byvia) needs the live
+            // process: a file keeps the objects and their names, and the kind view.
+            View::Outside(_) => By::Kind,
         };
         let body = Body {
             view: view.name().to_string(),
@@ -391,10 +393,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
         .collect();
     let heap = Heap::from_parts(objs, Arc::new(meta));
     let by = body.view.parse::<By>().unwrap_or(By::Kind);
-    Ok(match by {
-        By::Rcs | By::Via => heap,
-        by => heap.with_view(by),
-    })
+    Ok(heap.with_view(by))
 }
 
 #[cfg(test)]
@@ -417,5 +416,39 @@ mod tests {
         assert_eq!(*back.meta, *h.meta);
         assert_eq!(back.objs, h.objs);
         assert_eq!(back.folded(), h.folded());
+    }
+
+    #[test]
+    fn a_view_from_above_is_dumped_as_the_kind_view() {
+        let h = crate::heap::test_support::sample_heap();
+        let bytes = crate::heap::test_support::by_bigness(&h)
+            .snapshot_bytes()
+            .unwrap();
+        let back = parse(Path::new("x.json"), &bytes).unwrap();
+        assert_eq!(back.view(), Some(By::Kind));
+        assert_eq!(back.to_string(), h.to_string());
+        assert_eq!(bytes, h.snapshot_bytes().unwrap());
+    }
+
+    #[test]
+    fn a_file_naming_another_view_loads_by_kind() {
+        // Files never name the graph's views (see above); one that does anyway, or names a
+        // view of a newer heapy, loads as the kind view.
+        let h = crate::heap::test_support::sample_heap().bysize();
+        let text = String::from_utf8(h.snapshot_bytes().unwrap()).unwrap();
+        let at = text.find(",\"body\":").unwrap() + ",\"body\":".len();
+        for view in ["rcs", "via", "colour"] {
+            let body = text[at..text.len() - 1]
+                .replace("\"view\":\"size\"", &format!("\"view\":\"{view}\""));
+            let file = format!(
+                "{MAGIC},\"version\":{VERSION},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":{body}}}",
+                checksum_text(body.as_bytes()),
+                body.len()
+            );
+            let back = parse(Path::new("x.json"), file.as_bytes()).unwrap();
+            assert_eq!(back.view(), Some(By::Kind), "{view}");
+        }
+        let back = parse(Path::new("x.json"), text.as_bytes()).unwrap();
+        assert_eq!(back.view(), Some(By::Size));
     }
 }

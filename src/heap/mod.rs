@@ -21,6 +21,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 pub use checks::{check_memory_limit, check_no_leaks};
+pub(crate) use classes::Outside;
 pub use diff::{Diff, DiffRow};
 pub use mark::{Mark, MarkGuard};
 pub(crate) use meta::Meta;
@@ -31,6 +32,7 @@ pub use object::Object;
 pub use snapshot::{hpy, Hpy};
 pub use traceback::Traceback;
 pub use view::By;
+use view::View;
 
 use crate::census::guard;
 use crate::{Error, Result};
@@ -62,7 +64,7 @@ use partition::Partition;
 pub struct Heap {
     objs: Arc<Vec<Obj>>,
     meta: Arc<Meta>,
-    by: By,
+    by: View,
     start: usize,
     all: bool,
     part: Arc<OnceLock<Partition>>,
@@ -77,7 +79,7 @@ impl Heap {
             Heap {
                 objs: Arc::new(objs),
                 meta,
-                by: By::Kind,
+                by: View::By(By::Kind),
                 start: 0,
                 all: false,
                 part: Arc::new(OnceLock::new()),
@@ -96,17 +98,17 @@ impl Heap {
 
     /// The same objects under another view (the partition is computed when needed).
     fn with_view(&self, by: By) -> Heap {
-        let part = if by == self.by {
+        let part = if self.by == by {
             self.part.clone()
         } else {
             guard::internal(|| Arc::new(OnceLock::new()))
         };
-        self.with_partition(by, part)
+        self.with_partition(View::By(by), part)
     }
 
     /// The same objects under view `by`, with `part` as its (possibly not yet computed)
     /// partition.
-    pub(crate) fn with_partition(&self, by: By, part: Arc<OnceLock<Partition>>) -> Heap {
+    fn with_partition(&self, by: View, part: Arc<OnceLock<Partition>>) -> Heap {
         Heap {
             objs: self.objs.clone(),
             meta: self.meta.clone(),
@@ -122,7 +124,7 @@ impl Heap {
         guard::internal(|| Heap {
             objs: Arc::new(objs),
             meta: self.meta.clone(),
-            by: By::Kind,
+            by: View::By(By::Kind),
             start: 0,
             all: false,
             part: Arc::new(OnceLock::new()),
@@ -140,8 +142,12 @@ impl Heap {
     }
 
     fn partition(&self) -> &Partition {
-        self.part
-            .get_or_init(|| guard::internal(|| Partition::new(&self.objs, &self.meta, self.by)))
+        self.part.get_or_init(|| match self.by {
+            View::By(by) => guard::internal(|| Partition::new(&self.objs, &self.meta, by)),
+            // A heap under a view from above is made with its partition (`classified`);
+            // should one lack it, the view itself computes it again.
+            View::Outside(o) => (o.apply)(self).partition().clone(),
+        })
     }
 
     /// Number of objects.
@@ -296,22 +302,19 @@ impl Heap {
     /// assert!(h.to_string().contains("Thread"));
     /// ```
     pub fn by(&self, by: By) -> Heap {
-        match by {
-            By::Rcs => self.byrcs(),
-            By::Via => self.byvia(),
-            _ => self.with_view(by),
-        }
+        self.with_view(by)
     }
 
-    /// The view this heap prints by.
+    /// The view this heap prints by, or `None` under one of the object graph's views
+    /// ([`Heap::byrcs`], [`Heap::byvia`]), which are not [`By`]s.
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// assert_eq!(heapy::hpy().heap().bysize().view(), heapy::By::Size);
+    /// assert_eq!(heapy::hpy().heap().bysize().view(), Some(heapy::By::Size));
     /// ```
-    pub fn view(&self) -> By {
-        self.by
+    pub fn view(&self) -> Option<By> {
+        self.by.by()
     }
 
     /// The same set, grouped by kind (the default view).
@@ -542,7 +545,7 @@ impl fmt::Display for Heap {
             let mut out = String::new();
             let sampled = self.meta.sample_rate.filter(|_| self.by != By::Id);
             let note = match (self.meta.sample_rate, self.by) {
-                (Some(r), By::Id) => Some(format!(
+                (Some(r), View::By(By::Id)) => Some(format!(
                     "These objects are a byte-sample of the heap (mean gap {r} bytes)."
                 )),
                 (Some(r), _) => Some(format!(

@@ -25,7 +25,7 @@ pub(crate) struct Partition {
 impl Partition {
     pub(crate) fn new(objs: &[Obj], meta: &Meta, by: By) -> Partition {
         let (keys, labels) = classify(objs, meta, by);
-        let mut p = Partition::from_classes(objs, keys, labels, by);
+        let mut p = Partition::from_classes(objs, keys, labels, by == By::Id);
         if let (Some(rate), false) = (meta.sample_rate, by == By::Id) {
             p.estimate(objs, rate);
         }
@@ -63,12 +63,13 @@ impl Partition {
         });
     }
 
-    /// The partition of `objs` into the classes `keys` (one per object) named by `labels`.
+    /// The partition of `objs` into the classes `keys` (one per object) named by `labels`;
+    /// with `by_id`, each class is one object (`keys[i] == i`).
     pub(crate) fn from_classes(
         objs: &[Obj],
         keys: Vec<u32>,
         labels: Vec<String>,
-        by: By,
+        by_id: bool,
     ) -> Partition {
         let mut rows: Vec<Row> = labels
             .into_iter()
@@ -85,21 +86,22 @@ impl Partition {
             r.count += 1;
             r.size += o.size;
         }
-        match by {
+        if by_id {
             // guppy's byid: largest objects first, then by address.
-            By::Id => rows.sort_by(|a, b| {
+            rows.sort_by(|a, b| {
                 b.size.cmp(&a.size).then_with(|| {
                     let pa = objs[a.key as usize].addr;
                     let pb = objs[b.key as usize].addr;
                     pa.cmp(&pb)
                 })
-            }),
-            _ => rows.sort_by(|a, b| {
+            })
+        } else {
+            rows.sort_by(|a, b| {
                 b.size
                     .cmp(&a.size)
                     .then(b.count.cmp(&a.count))
                     .then_with(|| a.label.cmp(&b.label))
-            }),
+            })
         }
         Partition { rows, keys }
     }

@@ -6,7 +6,7 @@
 use std::fmt::{self, Write};
 
 use super::partition::Partition;
-use super::view::By;
+use super::view::{By, View};
 
 /// Rows shown at a time.
 pub(crate) const PAGE: usize = 10;
@@ -30,7 +30,7 @@ fn pct1(part: usize, whole: usize) -> f64 {
 
 /// What to print of a partition.
 pub(crate) struct Table<'a> {
-    pub by: By,
+    pub by: View,
     pub part: &'a Partition,
     pub count: usize,
     pub size: usize,

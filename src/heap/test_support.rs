@@ -62,3 +62,17 @@ pub(crate) fn sample_heap() -> Heap {
     ];
     Heap::from_parts(objs, Arc::new(meta))
 }
+
+/// A view from above the heap layer, as the graph's are made: objects of 64 bytes or more
+/// are `big`, the others `small`.
+pub(crate) static BIGNESS: super::Outside = super::Outside {
+    name: "bigness",
+    header: "Bigness",
+    apply: by_bigness,
+};
+
+/// `h` under [`BIGNESS`].
+pub(crate) fn by_bigness(h: &Heap) -> Heap {
+    let keys = h.objs().iter().map(|o| u32::from(o.size < 64)).collect();
+    h.classified(&BIGNESS, keys, vec!["big".into(), "small".into()])
+}

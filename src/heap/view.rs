@@ -3,11 +3,18 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use super::classes::Outside;
 use super::meta::Meta;
 use super::object::Obj;
 use crate::Error;
 
-/// How a [`Heap`](crate::Heap) is grouped when printed (guppy's "equivalence relations").
+/// How a [`Heap`](crate::Heap) is grouped when printed (guppy's "equivalence relations"):
+/// the views a heap computes from its own objects and names, so that a snapshot loaded
+/// from a file has every one of them.
+///
+/// The object graph's views, [`Heap::byrcs`](crate::Heap::byrcs) and
+/// [`Heap::byvia`](crate::Heap::byvia), are not among them: they need a pointer scan of the
+/// live process, and are methods of their own.
 ///
 /// ```
 /// #[global_allocator]
@@ -30,14 +37,6 @@ pub enum By {
     Size,
     /// By allocating thread.
     Thread,
-    /// By the kinds of the objects that refer to each object (guppy's `byrcs`), from a
-    /// pointer scan; `<root>` for references from statics, stacks, thread-locals and
-    /// registers, `<Nothing>` for none. See [`Heap::byrcs`](crate::Heap::byrcs).
-    Rcs,
-    /// By where the references to each object sit inside their referrers (guppy's
-    /// `byvia`): a byte offset such as `+0x10`, or a root's name. See
-    /// [`Heap::byvia`](crate::Heap::byvia).
-    Via,
     /// By line of allocation (guppy's `byprod`): the first frame of the program's own code
     /// on the allocation stack, as `src/main.rs:29 demo::work`. See
     /// [`Heap::bysite`](crate::Heap::bysite).
@@ -70,8 +69,6 @@ impl By {
             By::Id => "id",
             By::Size => "size",
             By::Thread => "thread",
-            By::Rcs => "rcs",
-            By::Via => "via",
             By::Site => "site",
         }
     }
@@ -82,8 +79,6 @@ impl By {
             By::Kind | By::Id => "Kind (type / call site)",
             By::Size => "Individual Size",
             By::Thread => "Thread",
-            By::Rcs => "Referrers by Kind (type / call site)",
-            By::Via => "Referred Via:",
             By::Site => "Site (file:line function)",
         }
     }
@@ -110,6 +105,65 @@ impl FromStr for By {
 impl std::fmt::Display for By {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The view a heap prints by: one of its own ([`By`]), or one computed above the heap
+/// layer ([`Outside`]), whose partition comes with the heap.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum View {
+    By(By),
+    Outside(&'static Outside),
+}
+
+impl View {
+    /// The view's name (`kind`, `size`, ...).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            View::By(by) => by.name(),
+            View::Outside(o) => o.name,
+        }
+    }
+
+    /// The header of the label column.
+    pub(crate) fn header(self) -> &'static str {
+        match self {
+            View::By(by) => by.header(),
+            View::Outside(o) => o.header,
+        }
+    }
+
+    /// The heap's own view, if this is one.
+    pub(crate) fn by(self) -> Option<By> {
+        match self {
+            View::By(by) => Some(by),
+            View::Outside(_) => None,
+        }
+    }
+}
+
+impl From<By> for View {
+    fn from(by: By) -> View {
+        View::By(by)
+    }
+}
+
+/// Views outside the heap layer are told apart by name.
+impl PartialEq for View {
+    fn eq(&self, other: &View) -> bool {
+        match (self, other) {
+            (View::By(a), View::By(b)) => a == b,
+            (View::Outside(a), View::Outside(b)) => a.name == b.name,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for View {}
+
+impl PartialEq<By> for View {
+    fn eq(&self, other: &By) -> bool {
+        *self == View::By(*other)
     }
 }
 
@@ -168,13 +222,6 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
             labels = objs.iter().map(|o| format!("{:#x}", o.addr)).collect();
             (0..objs.len() as u32).collect()
         }
-        // Graph views need a pointer scan: `Heap::by` computes them in the graph layer and
-        // hands the heap a finished partition, so they never reach this point. Should one
-        // come here anyway, say so rather than guess.
-        By::Rcs | By::Via => objs
-            .iter()
-            .map(|_| intern("<not scanned>".to_string()))
-            .collect(),
     };
     (keys, labels)
 }
