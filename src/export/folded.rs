@@ -88,6 +88,15 @@ mod tests {
     }
 
     #[test]
+    fn folded_stacks_survive_a_snapshot_file() {
+        let h = sample_heap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.json");
+        h.dump(&path).unwrap();
+        assert_eq!(crate::Heap::load(&path).unwrap().folded(), h.folded());
+    }
+
+    #[test]
     fn empty_heap_folds_to_nothing() {
         let h = sample_heap().filter(|_| false);
         assert_eq!(h.folded(), "");
