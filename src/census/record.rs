@@ -9,7 +9,7 @@ use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::guard::{self, Reentrancy};
-use super::registry::{self, LocalSlots, Rec};
+use super::registry::{self, LocalSlots, Obj};
 use super::trailer::{INTERNAL, UNSAMPLED, UNTRACKED};
 use super::{context, stats, threads};
 use crate::stack::Stacks;
@@ -350,8 +350,8 @@ fn count_batch(t: u16, u: &Unsampled) {
 }
 
 #[inline(always)]
-fn rec(addr: usize, size: usize, serial: u64, thread: u16, ctx: u32) -> Rec {
-    Rec {
+fn rec(addr: usize, size: usize, serial: u64, thread: u16, ctx: u32) -> Obj {
+    Obj {
         addr,
         size,
         serial,

@@ -57,9 +57,10 @@ struct Record {
     word2: AtomicU64,
 }
 
-/// A live object's record, unpacked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Rec {
+/// A live object's record, unpacked: what the registry stores for each live block and what
+/// a snapshot (`heap::Heap`) holds for each of its objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Obj {
     pub addr: usize,
     pub size: usize,
     pub serial: u64,
@@ -290,7 +291,7 @@ pub(crate) fn give_shared(slot: u32) {
 
 /// Fills a slot just taken from a free list and publishes it to snapshots.
 #[inline(always)]
-pub(crate) fn fill(slot: u32, r: &Rec) {
+pub(crate) fn fill(slot: u32, r: &Obj) {
     let rec = record(slot);
     // Release fence: a snapshot that reads the new words below also sees the slot's earlier
     // history (its serial cleared to 0 by the free), so its second serial read differs.
@@ -318,7 +319,7 @@ pub(crate) fn clear(slot: u32) -> u16 {
 
 /// Reads one record consistently, or `None` if the slot is free.
 #[inline]
-fn read(rec: &Record) -> Option<Rec> {
+fn read(rec: &Record) -> Option<Obj> {
     for _ in 0..4 {
         // Acquire pairs with `fill`'s Release store of the serial.
         let s1 = rec.serial.load(Ordering::Acquire);
@@ -331,7 +332,7 @@ fn read(rec: &Record) -> Option<Rec> {
         // came from a later writer, the serial re-read below sees that writer's change.
         fence(Ordering::Acquire);
         if rec.serial.load(Ordering::Relaxed) == s1 {
-            return Some(Rec {
+            return Some(Obj {
                 addr: (w0 & MAX_ADDR as u64) as usize,
                 thread: (w0 >> 48) as u16,
                 serial: s1,
@@ -346,7 +347,7 @@ fn read(rec: &Record) -> Option<Rec> {
 
 /// Calls `f` with every live record. Concurrent allocations and frees may or may not be
 /// seen; every record passed to `f` was live at the moment it was read.
-pub(crate) fn for_each_live(mut f: impl FnMut(Rec)) {
+pub(crate) fn for_each_live(mut f: impl FnMut(Obj)) {
     let end = BUMP.load(Ordering::Relaxed).min(SLOT_LIMIT);
     let chunks = end.div_ceil(CHUNK_LEN as u64) as usize;
     for (c, cell) in CHUNKS.iter().enumerate().take(chunks) {
@@ -396,7 +397,7 @@ mod tests {
     fn take_fill_read_clear_give() {
         let mut l = LocalSlots::new();
         let s = l.take().unwrap();
-        let r = Rec {
+        let r = Obj {
             addr: 0x7fff_1234_5670,
             size: (1 << 40) - 1,
             serial: u64::MAX - 7,

@@ -40,15 +40,7 @@ use scan::Graph;
 /// its address reused while the registry was read, the newer record wins).
 pub(crate) fn live_by_address() -> Vec<Obj> {
     let mut objs = Vec::new();
-    registry::for_each_live(|r| {
-        objs.push(Obj {
-            addr: r.addr,
-            size: r.size,
-            serial: r.serial,
-            thread: r.thread,
-            ctx: r.ctx,
-        })
-    });
+    registry::for_each_live(|o| objs.push(o));
     objs.sort_unstable_by_key(|o| (o.addr, o.serial));
     let mut out: Vec<Obj> = Vec::with_capacity(objs.len());
     for o in objs {

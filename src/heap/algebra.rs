@@ -11,8 +11,8 @@ use std::cmp::Ordering;
 use std::ops::{BitAnd, BitOr, BitXor, Sub};
 use std::sync::{Arc, OnceLock};
 
-use super::object::Obj;
 use super::view::View;
+use super::Obj;
 use super::{By, Heap};
 use crate::census::guard;
 

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::meta::{Frame, KindInfo, Meta};
-use super::object::Obj;
 use super::view::View;
+use super::Obj;
 use super::{By, Heap};
 use crate::census::{guard, registry};
 use crate::sys::atomic;

@@ -20,6 +20,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+/// The object record a snapshot holds: the registry's own type, copied out as is.
+pub(crate) use crate::census::registry::Obj;
 pub use checks::{check_memory_limit, check_no_leaks};
 pub(crate) use classes::Outside;
 pub use diff::{Diff, DiffRow};
@@ -27,7 +29,6 @@ pub use mark::{Mark, MarkGuard};
 pub(crate) use meta::Meta;
 #[allow(unused_imports)] // used by the export layer and its tests
 pub(crate) use meta::{Frame, KindInfo};
-pub(crate) use object::Obj;
 pub use object::Object;
 pub use snapshot::{hpy, Hpy};
 pub use traceback::Traceback;

@@ -1,16 +1,7 @@
 //! One object of a snapshot.
 
 use super::meta::Meta;
-
-/// An object record as a snapshot stores it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Obj {
-    pub addr: usize,
-    pub size: usize,
-    pub serial: u64,
-    pub thread: u16,
-    pub ctx: u32,
-}
+use super::Obj;
 
 /// One live object of a [`Heap`](crate::Heap): where it is, how big, when and by which
 /// thread it was allocated, and its kind.

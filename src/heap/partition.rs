@@ -1,8 +1,8 @@
 //! A partition: the rows of a view, largest first.
 
 use super::meta::Meta;
-use super::object::Obj;
 use super::view::{classify, By};
+use super::Obj;
 
 /// One row: a class of objects.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -54,14 +54,7 @@ fn relheap() -> Option<Arc<Vec<u64>>> {
 pub(crate) fn take(mut keep: impl FnMut(&Obj) -> bool) -> Heap {
     let objs = guard::internal(|| {
         let mut objs = Vec::new();
-        registry::for_each_live(|r| {
-            let o = Obj {
-                addr: r.addr,
-                size: r.size,
-                serial: r.serial,
-                thread: r.thread,
-                ctx: r.ctx,
-            };
+        registry::for_each_live(|o| {
             if keep(&o) {
                 objs.push(o);
             }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use super::classes::Outside;
 use super::meta::Meta;
-use super::object::Obj;
+use super::Obj;
 use crate::Error;
 
 /// How a [`Heap`](crate::Heap) is grouped when printed (guppy's "equivalence relations"):
