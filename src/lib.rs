@@ -83,7 +83,7 @@ pub use heap::{
     Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
-pub use stack::{set_sample_seed, Stacks};
+pub use stack::{set_sample_seed, Frame, Stacks};
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.
 ///

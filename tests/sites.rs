@@ -55,7 +55,14 @@ fn tracebacks_go_from_the_allocating_line_outwards() {
     let t = h.traceback();
     let frames: Vec<(String, Option<String>, Option<u32>)> = t
         .frames()
-        .map(|(f, file, l)| (f.to_string(), file.map(str::to_string), l))
+        .iter()
+        .map(|f| {
+            (
+                f.function().to_string(),
+                f.file().map(str::to_string),
+                f.line(),
+            )
+        })
         .collect();
     assert_eq!(
         frames[0],

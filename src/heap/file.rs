@@ -26,11 +26,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::meta::{Frame, KindInfo, Meta};
+use super::meta::{KindInfo, Meta};
 use super::view::View;
 use super::Obj;
 use super::{By, Heap};
 use crate::census::{guard, registry};
+use crate::stack::Frame;
 use crate::sys::atomic;
 use crate::{Error, Result};
 
@@ -65,35 +66,8 @@ struct KindEntry {
     ctx: u32,
     kind: String,
     site: Option<String>,
-    frames: Vec<FrameEntry>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FrameEntry {
-    function: String,
-    file: Option<String>,
-    line: Option<u32>,
-}
-
-impl From<&Frame> for FrameEntry {
-    fn from(f: &Frame) -> FrameEntry {
-        FrameEntry {
-            function: f.function.clone(),
-            file: f.file.clone(),
-            line: f.line,
-        }
-    }
-}
-
-impl From<FrameEntry> for Frame {
-    fn from(f: FrameEntry) -> Frame {
-        Frame {
-            function: f.function,
-            file: f.file,
-            line: f.line,
-        }
-    }
+    /// Each frame as `{"function":…,"file":…,"line":…}` (`Frame`'s serde form).
+    frames: Vec<Frame>,
 }
 
 #[derive(Deserialize)]
@@ -143,7 +117,7 @@ impl Heap {
                 ctx,
                 kind: k.kind.clone(),
                 site: k.site.clone(),
-                frames: k.frames.iter().map(FrameEntry::from).collect(),
+                frames: k.frames.clone(),
             })
             .collect();
         kinds.sort_by_key(|k| k.ctx);
@@ -368,7 +342,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
                     KindInfo {
                         kind: k.kind,
                         site: k.site,
-                        frames: k.frames.into_iter().map(Frame::from).collect(),
+                        frames: k.frames,
                     },
                 )
             })
@@ -406,6 +380,32 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_version_1_file_loads_and_is_written_back_byte_for_byte() {
+        // The body as the first version of the format writes it (frames with and without a
+        // file and line, a context without a stack).
+        let body = concat!(
+            r#"{"view":"site","sample_rate":null,"threads":[{"index":1,"label":"main"}],"#,
+            r#""kinds":[{"ctx":2,"kind":"[u8; 4]","site":null,"frames":[]},"#,
+            r#"{"ctx":8388608,"kind":"Vec<demo::Person>","site":"src/main.rs:20 demo::load","#,
+            r#""frames":[{"function":"demo::load","file":"src/main.rs","line":20},"#,
+            r#"{"function":"demo::main","file":null,"line":null}]}],"#,
+            r#""object_fields":["address","size","serial","thread","ctx"],"#,
+            r#""objects":[[4160,96,1,1,8388608],[4224,4,2,1,2]]}"#
+        );
+        let file = format!(
+            "{MAGIC},\"version\":1,\"checksum\":\"{}\",\"body_bytes\":{},\"body\":{body}}}",
+            checksum_text(body.as_bytes()),
+            body.len()
+        );
+        let h = parse(Path::new("v1.json"), file.as_bytes()).unwrap();
+        let frames = &h.meta.kinds[&8388608].frames;
+        assert_eq!(frames[0].to_string(), "src/main.rs:20 demo::load");
+        assert_eq!((frames[1].file(), frames[1].line()), (None, None));
+        assert_eq!((h.count(), h.size()), (2, 100));
+        assert_eq!(h.snapshot_bytes().unwrap(), file.as_bytes());
     }
 
     #[test]

@@ -6,32 +6,13 @@
 use std::collections::HashMap;
 
 use crate::census::{self, threads};
-use crate::stack;
+use crate::stack::{self, Frame};
 
 /// The name of an object's kind when neither a tag nor a stack says more.
 pub(crate) const UNTAGGED: &str = "<untagged>";
 
 /// The site label of objects whose stack was not captured.
 pub(crate) const NO_STACK: &str = "<no stack>";
-
-/// One resolved stack frame, most recent call first in `KindInfo::frames`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
-pub(crate) struct Frame {
-    /// Demangled function name.
-    pub function: String,
-    pub file: Option<String>,
-    pub line: Option<u32>,
-}
-
-impl From<crate::stack::SymFrame> for Frame {
-    fn from(f: crate::stack::SymFrame) -> Frame {
-        Frame {
-            function: f.function,
-            file: f.file,
-            line: f.line,
-        }
-    }
-}
 
 /// What a context id names.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -71,7 +52,7 @@ impl KindInfo {
         KindInfo {
             kind,
             site: d.site,
-            frames: d.frames.into_iter().map(Frame::from).collect(),
+            frames: d.frames,
         }
     }
 }

@@ -26,9 +26,9 @@ pub use checks::{check_memory_limit, check_no_leaks};
 pub(crate) use classes::Outside;
 pub use diff::{Diff, DiffRow};
 pub use mark::{Mark, MarkGuard};
-pub(crate) use meta::Meta;
 #[allow(unused_imports)] // used by the export layer and its tests
-pub(crate) use meta::{Frame, KindInfo};
+pub(crate) use meta::KindInfo;
+pub(crate) use meta::Meta;
 pub use object::Object;
 pub use snapshot::{hpy, Hpy};
 pub use traceback::Traceback;

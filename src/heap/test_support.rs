@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Frame, Heap, KindInfo, Meta, Obj};
+use super::{Heap, KindInfo, Meta, Obj};
+use crate::stack::Frame;
 
 fn frame(function: &str, line: u32) -> Frame {
     Frame {

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::meta::Frame;
 use super::Heap;
 use crate::census::guard;
+use crate::stack::Frame;
 
 /// Where the objects of a set were allocated: the program's own frames of their allocation
 /// stack, most recent call first, from [`Heap::traceback`].
@@ -25,7 +25,7 @@ use crate::census::guard;
 /// let mark = heapy::hpy().mark();
 /// let b = outer();
 /// let t = mark.heap().traceback();
-/// let functions: Vec<&str> = t.frames().map(|(function, _file, _line)| function).collect();
+/// let functions: Vec<&str> = t.frames().iter().map(|f| f.function()).collect();
 /// assert!(functions[0].ends_with("::inner") && functions[1].ends_with("::outer"), "{t}");
 /// println!("{t}"); // with debug info, each frame shows its file:line
 /// # drop(b);
@@ -40,18 +40,23 @@ pub struct Traceback {
 }
 
 impl Traceback {
-    /// The frames, most recent call first, as (function, file, line).
+    /// The frames, most recent call first: each a [`Frame`] (function, file, line).
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// let t = heapy::hpy().mark().heap().traceback();
-    /// assert_eq!(t.frames().count(), 0); // an empty set has no stack
+    /// assert!(t.frames().is_empty()); // an empty set has no stack
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// let b = Box::new(1u8);
+    /// let t = mark.heap().traceback();
+    /// let f: &heapy::Frame = &t.frames()[0];
+    /// println!("{} {:?} {:?}", f.function(), f.file(), f.line());
+    /// # drop(b);
     /// ```
-    pub fn frames(&self) -> impl Iterator<Item = (&str, Option<&str>, Option<u32>)> + '_ {
-        self.frames
-            .iter()
-            .map(|f| (f.function.as_str(), f.file.as_deref(), f.line))
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
     }
 }
 
@@ -71,11 +76,7 @@ impl fmt::Display for Traceback {
             writeln!(f, "  <no stack>")?;
         }
         for fr in &self.frames {
-            match (&fr.file, fr.line) {
-                (Some(file), Some(line)) => writeln!(f, "  {file}:{line} {}", fr.function)?,
-                (Some(file), None) => writeln!(f, "  {file} {}", fr.function)?,
-                _ => writeln!(f, "  {}", fr.function)?,
-            }
+            writeln!(f, "  {fr}")?;
         }
         Ok(())
     }
@@ -97,7 +98,7 @@ impl Heap {
     /// let mark = heapy::hpy().mark();
     /// let v = load();
     /// let t = mark.heap().bysite().row(0).traceback();
-    /// let functions: Vec<&str> = t.frames().map(|f| f.0).collect();
+    /// let functions: Vec<&str> = t.frames().iter().map(|f| f.function()).collect();
     /// assert!(functions[0].ends_with("::load"), "{t}");
     /// assert!(t.to_string().starts_with("Traceback of 1 object (40 bytes), most recent call first:"));
     /// # drop(v);

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::infer;
 use super::intern;
-pub(crate) use super::symbolize::SymFrame;
+use super::Frame;
 
 /// A stack context, resolved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub(crate) struct Description {
     /// `src/main.rs:29 demo::work`: the first user frame.
     pub site: Option<String>,
     /// The user frames, most recent call first.
-    pub frames: Vec<SymFrame>,
+    pub frames: Vec<Frame>,
 }
 
 /// Descriptions already made: a stack context never changes, so each is resolved once.
@@ -55,7 +55,7 @@ fn resolve(ctx: u32) -> Description {
             ..Description::default()
         };
     };
-    let mut all: Vec<SymFrame> = Vec::new();
+    let mut all: Vec<Frame> = Vec::new();
     for &a in addrs {
         all.extend(super::symbolize::frames(a).iter().cloned());
     }
@@ -71,11 +71,11 @@ fn resolve(ctx: u32) -> Description {
         .map_or(0, |i| i + 1);
     all.drain(..skip);
     let first_user = all.iter().position(infer::is_user_frame);
-    let frames: Vec<SymFrame> = match first_user {
+    let frames: Vec<Frame> = match first_user {
         Some(i) => all[i..]
             .iter()
             .filter(|f| infer::is_user_frame(f))
-            .map(|f| SymFrame {
+            .map(|f| Frame {
                 function: f.function.clone(),
                 file: f.file.as_deref().map(short_path),
                 line: f.line,
@@ -84,7 +84,7 @@ fn resolve(ctx: u32) -> Description {
         None => Vec::new(),
     };
     let inner = &all[..first_user.unwrap_or(all.len())];
-    let site = frames.first().map(label);
+    let site = frames.first().map(Frame::to_string);
     let kind = infer::kind(inner)
         .or_else(|| frames.first().map(|f| f.function.clone()))
         .or_else(|| Some("<no user frame>".to_string()));
@@ -106,15 +106,6 @@ fn is_shim(function: &str) -> bool {
     ["__rg_", "__rdl_", "__rust_alloc", "__rust_realloc"]
         .iter()
         .any(|p| f.starts_with(p))
-}
-
-/// `src/main.rs:29 demo::work`.
-pub(crate) fn label(f: &SymFrame) -> String {
-    match (&f.file, f.line) {
-        (Some(file), Some(line)) => format!("{file}:{line} {}", f.function),
-        (Some(file), None) => format!("{file} {}", f.function),
-        _ => f.function.clone(),
-    }
 }
 
 /// A source path relative to the current directory (as it was at the first snapshot) when

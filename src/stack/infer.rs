@@ -7,13 +7,13 @@
 //! (`RawVecInner`, `finish_grow`) name nothing and are passed over. With legacy mangling the
 //! arguments are missing and no rule matches: the caller falls back to the call site.
 
-use super::symbolize::SymFrame;
 use super::types::{self_type, short, split, tuple};
+use super::Frame;
 
 /// True for a frame of the program: not heapy, the allocator shims, std or its crates (by
 /// name, or by a source file inside Rust's own library, for trait impls std provides for
 /// the program's types, such as `<demo::P as SpecFromElem>::from_elem`).
-pub(crate) fn is_user_frame(f: &SymFrame) -> bool {
+pub(crate) fn is_user_frame(f: &Frame) -> bool {
     is_user(&f.function)
         && !f.file.as_deref().is_some_and(|p| {
             // std's sources, and the crates std is built with (hashbrown, ...).
@@ -83,7 +83,7 @@ pub(crate) fn is_user(function: &str) -> bool {
 /// The byte-string type a `Vec<u8>` buffer belongs to, from the frames around it: `String`
 /// (see `makes_string`), or the outermost of `PathBuf`, `OsString`, `CString` (a PathBuf's
 /// buffer is grown by OsString's methods).
-fn byte_string_kind(outer: &[SymFrame]) -> Option<&'static str> {
+fn byte_string_kind(outer: &[Frame]) -> Option<&'static str> {
     if outer.iter().any(|f| makes_string(&f.function)) {
         return Some("String");
     }
@@ -119,7 +119,7 @@ fn makes_string(function: &str) -> bool {
 }
 
 /// The kind named by the std frames `inner` (innermost first, up to the first user frame).
-pub(crate) fn kind(inner: &[SymFrame]) -> Option<String> {
+pub(crate) fn kind(inner: &[Frame]) -> Option<String> {
     for (i, f) in inner.iter().enumerate() {
         let Some((ty, method)) = self_type(&f.function) else {
             continue;
@@ -197,7 +197,7 @@ fn is_param(t: &str) -> bool {
 /// The std container `name` a frame belongs to, as `Name<T>`, if it is one and its
 /// element type is `t` (the buffer being allocated is that container's own, not one of its
 /// elements').
-fn container(f: &SymFrame, name: &str, t: &str) -> Option<String> {
+fn container(f: &Frame, name: &str, t: &str) -> Option<String> {
     let (ty, _) = self_type(&f.function)?;
     let (path, args) = split(ty);
     if path.rsplit("::").next() != Some(name) || !path.starts_with("alloc::") {
@@ -211,7 +211,7 @@ fn container(f: &SymFrame, name: &str, t: &str) -> Option<String> {
 /// any. It is the truth when the two differ: identical code folding can leave the physical
 /// frame of another instance (`RawVec<isize>` for a `Vec<u64>`'s buffer) under the inlined
 /// `Vec<u64>` frame.
-fn vec_element(outer: &[SymFrame]) -> Option<&str> {
+fn vec_element(outer: &[Frame]) -> Option<&str> {
     for f in outer {
         let (ty, _) = self_type(&f.function)?;
         let (path, args) = split(ty);
@@ -258,7 +258,7 @@ fn boxed(t: &str, method: &str) -> String {
 
 /// The kind of a hash table allocation: `(K, V)` is a `HashMap<K, V>`, `(T, ())` a
 /// `HashSet<T>` unless std's `HashMap` frame says it is a `HashMap<T, ()>`.
-fn table(t: &str, outer: &[SymFrame]) -> String {
+fn table(t: &str, outer: &[Frame]) -> String {
     match tuple(t).as_deref() {
         Some([k, "()"]) => {
             // hashbrown's HashSet is a map to (): the std wrapper frame tells them apart.
@@ -285,10 +285,10 @@ fn table(t: &str, outer: &[SymFrame]) -> String {
 mod tests {
     use super::*;
 
-    fn f(s: &str) -> SymFrame {
-        SymFrame {
+    fn f(s: &str) -> Frame {
+        Frame {
             function: s.to_string(),
-            ..SymFrame::default()
+            ..Frame::default()
         }
     }
 

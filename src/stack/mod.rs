@@ -6,6 +6,7 @@
 
 mod describe;
 mod fp;
+mod frame;
 mod infer;
 mod intern;
 mod mode;
@@ -13,7 +14,8 @@ mod sample;
 mod symbolize;
 mod types;
 
-pub(crate) use describe::{describe, forget as forget_symbols, SymFrame};
+pub(crate) use describe::{describe, forget as forget_symbols};
+pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;
 pub(crate) use sample::weight as sample_weight;

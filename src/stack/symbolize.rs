@@ -4,23 +4,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// One resolved frame.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
-pub(crate) struct SymFrame {
-    /// The demangled function name, without hashes (`<alloc::vec::Vec<u8>>::push`).
-    pub function: String,
-    pub file: Option<String>,
-    pub line: Option<u32>,
-}
+use super::Frame;
 
-type Cache = HashMap<usize, Arc<[SymFrame]>>;
+type Cache = HashMap<usize, Arc<[Frame]>>;
 
 /// Taken only at snapshot time (never by the allocator path).
 static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
 
 /// The frames at return address `addr`, innermost (inlined) first. Call with the reentrancy
 /// flag held: it allocates.
-pub(crate) fn frames(addr: usize) -> Arc<[SymFrame]> {
+pub(crate) fn frames(addr: usize) -> Arc<[Frame]> {
     if let Some(f) = lock().get_or_insert_with(HashMap::new).get(&addr) {
         return f.clone();
     }
@@ -42,7 +35,7 @@ pub(crate) fn clear_cache() {
     *lock() = None;
 }
 
-fn resolve(addr: usize) -> Arc<[SymFrame]> {
+fn resolve(addr: usize) -> Arc<[Frame]> {
     let mut out = Vec::new();
     // `resolve` looks up `addr - 1`: a return address's call instruction.
     backtrace::resolve(addr as *mut core::ffi::c_void, |sym| {
@@ -53,16 +46,16 @@ fn resolve(addr: usize) -> Arc<[SymFrame]> {
             },
             None => format!("{addr:#x}"),
         };
-        out.push(SymFrame {
+        out.push(Frame {
             function,
             file: sym.filename().map(|p| p.display().to_string()),
             line: sym.lineno(),
         });
     });
     if out.is_empty() {
-        out.push(SymFrame {
+        out.push(Frame {
             function: format!("{addr:#x}"),
-            ..SymFrame::default()
+            ..Frame::default()
         });
     }
     out.into()
