@@ -88,7 +88,7 @@ impl Heap {
                 let info = meta.kinds.get(&ctx);
                 let kind = meta.kind(ctx).to_owned();
                 let mut fs = Vec::new();
-                let frames = info.map(|i| i.frames.as_slice()).unwrap_or_default();
+                let frames = info.map(|i| &*i.frames).unwrap_or_default();
                 if frames.first().map(|f| f.function.as_str()) != Some(kind.as_str()) {
                     fs.push(intern(kind));
                 }

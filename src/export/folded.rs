@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::census::guard;
-use crate::heap::{Heap, KindInfo};
+use crate::heap::{Description, Heap};
 
 /// A frame name safe for the folded format (`;` separates frames, the last space the count).
 fn clean(name: &str) -> String {
@@ -13,7 +13,7 @@ fn clean(name: &str) -> String {
 /// The frames of one context, root first: the stack's functions (outermost call first),
 /// then the kind as the leaf unless it only repeats the innermost function. With no stack,
 /// the kind alone.
-pub(crate) fn stack(info: Option<&KindInfo>, untagged: &str) -> Vec<String> {
+pub(crate) fn stack(info: Option<&Description>, untagged: &str) -> Vec<String> {
     let Some(info) = info else {
         return vec![clean(untagged)];
     };
@@ -56,7 +56,7 @@ impl Heap {
             let meta = self.meta();
             let mut by_stack: BTreeMap<String, u64> = BTreeMap::new();
             for (ctx, (_, bytes)) in super::per_context(self) {
-                let key = stack(meta.kinds.get(&ctx), meta.kind(ctx)).join(";");
+                let key = stack(meta.kinds.get(&ctx).map(|d| &**d), meta.kind(ctx)).join(";");
                 let e = by_stack.entry(key).or_default();
                 *e = e.saturating_add(bytes);
             }

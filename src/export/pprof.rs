@@ -188,11 +188,7 @@ pub(crate) fn profile(h: &Heap) -> Profile {
     let mut samples = Vec::with_capacity(ctxs.len());
     for (ctx, (n, size)) in ctxs {
         let kind = meta.kind(ctx).to_owned();
-        let frames = meta
-            .kinds
-            .get(&ctx)
-            .map(|i| i.frames.as_slice())
-            .unwrap_or_default();
+        let frames = meta.kinds.get(&ctx).map(|i| &*i.frames).unwrap_or_default();
         let mut stack = Vec::with_capacity(frames.len() + 1);
         // The kind is the leaf, unless it only repeats the allocating function (a kind that
         // is a call site).

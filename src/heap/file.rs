@@ -26,12 +26,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::meta::{KindInfo, Meta};
+use super::meta::Meta;
 use super::view::View;
 use super::Obj;
 use super::{By, Heap};
 use crate::census::{guard, registry};
-use crate::stack::Frame;
+use crate::stack::{Description, Frame};
 use crate::sys::atomic;
 use crate::{Error, Result};
 
@@ -117,7 +117,7 @@ impl Heap {
                 ctx,
                 kind: k.kind.clone(),
                 site: k.site.clone(),
-                frames: k.frames.clone(),
+                frames: k.frames.to_vec(),
             })
             .collect();
         kinds.sort_by_key(|k| k.ctx);
@@ -339,11 +339,11 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
             .map(|k| {
                 (
                     k.ctx,
-                    KindInfo {
+                    Arc::new(Description {
                         kind: k.kind,
                         site: k.site,
-                        frames: k.frames,
-                    },
+                        frames: k.frames.into(),
+                    }),
                 )
             })
             .collect(),

@@ -4,9 +4,10 @@
 //! and files work from the snapshot alone (a loaded snapshot fills the same tables).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::census::{self, threads};
-use crate::stack::{self, Frame};
+use crate::stack::{self, Description};
 
 /// The name of an object's kind when neither a tag nor a stack says more.
 pub(crate) const UNTAGGED: &str = "<untagged>";
@@ -14,46 +15,26 @@ pub(crate) const UNTAGGED: &str = "<untagged>";
 /// The site label of objects whose stack was not captured.
 pub(crate) const NO_STACK: &str = "<no stack>";
 
-/// What a context id names.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub(crate) struct KindInfo {
-    /// The label `bykind()` shows.
-    pub kind: String,
-    /// The label `bysite()` shows (`src/main.rs:29 demo::work`), if a stack was captured.
-    pub site: Option<String>,
-    /// The allocation stack, user frames only, most recent call first (empty if none).
-    pub frames: Vec<Frame>,
-}
-
-impl KindInfo {
-    /// What context id `ctx` of this process names: nothing (0), a tag (below
-    /// `census::TAG_LIMIT`), or a stack, whose kind a tag current at the allocation
-    /// overrides. Call with the reentrancy flag held: it allocates.
-    fn resolve(ctx: u32) -> KindInfo {
-        if ctx == 0 {
-            return KindInfo {
-                kind: UNTAGGED.to_string(),
-                ..KindInfo::default()
-            };
-        }
-        if ctx < census::TAG_LIMIT {
-            return KindInfo {
-                kind: census::tag_name(ctx).to_string(),
-                ..KindInfo::default()
-            };
-        }
-        let d = stack::describe(ctx);
-        // Tags win over what the stack says.
-        let kind = if d.tag != 0 {
-            census::tag_name(d.tag).to_string()
-        } else {
-            d.kind.unwrap_or_else(|| UNTAGGED.to_string())
-        };
-        KindInfo {
-            kind,
-            site: d.site,
-            frames: d.frames,
-        }
+/// What context id `ctx` of this process names: nothing (0), a tag (below
+/// `census::TAG_LIMIT`), or a stack, whose kind a tag current at the allocation overrides.
+/// A stack's description is the stack layer's cached one, shared. Call with the reentrancy
+/// flag held: it allocates.
+fn describe(ctx: u32) -> Arc<Description> {
+    if ctx == 0 {
+        return Arc::new(Description::named(UNTAGGED));
+    }
+    if ctx < census::TAG_LIMIT {
+        return Arc::new(Description::named(census::tag_name(ctx)));
+    }
+    let d = stack::describe(ctx);
+    // Tags win over what the stack says (the site and frames are the stack's, shared).
+    match stack::tag(ctx) {
+        0 => d,
+        tag => Arc::new(Description {
+            kind: census::tag_name(tag).to_string(),
+            site: d.site.clone(),
+            frames: d.frames.clone(),
+        }),
     }
 }
 
@@ -81,7 +62,8 @@ impl Remap {
 /// Names for a snapshot's context ids and thread indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Meta {
-    pub kinds: HashMap<u32, KindInfo>,
+    /// What each context names (shared with the stack layer's cache and other snapshots).
+    pub kinds: HashMap<u32, Arc<Description>>,
     pub threads: HashMap<u16, String>,
     /// Mean bytes between samples when the objects are a byte-sampled subset of the heap
     /// (figures derived from them are estimates), `None` when every object was recorded.
@@ -94,10 +76,7 @@ impl Meta {
         ctxs: impl IntoIterator<Item = u32>,
         thread_ids: impl IntoIterator<Item = u16>,
     ) -> Meta {
-        let kinds = ctxs
-            .into_iter()
-            .map(|c| (c, KindInfo::resolve(c)))
-            .collect();
+        let kinds = ctxs.into_iter().map(|c| (c, describe(c))).collect();
         let threads = thread_ids
             .into_iter()
             .map(|t| (t, threads::label(t)))

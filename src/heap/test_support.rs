@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Heap, KindInfo, Meta, Obj};
+use super::{Description, Heap, Meta, Obj};
 use crate::stack::Frame;
 
 fn frame(function: &str, line: u32) -> Frame {
@@ -21,27 +21,21 @@ pub(crate) fn sample_heap() -> Heap {
     let mut kinds = HashMap::new();
     kinds.insert(
         1 << 23,
-        KindInfo {
+        Arc::new(Description {
             kind: "Vec<demo::Person>".into(),
             site: Some("src/main.rs:20 demo::load".into()),
-            frames: vec![frame("demo::load", 20), frame("demo::main", 5)],
-        },
+            frames: vec![frame("demo::load", 20), frame("demo::main", 5)].into(),
+        }),
     );
     kinds.insert(
         (1 << 23) + 1,
-        KindInfo {
+        Arc::new(Description {
             kind: "demo::cache".into(),
             site: Some("src/main.rs:31 demo::cache".into()),
-            frames: vec![frame("demo::cache", 31), frame("demo::main", 6)],
-        },
+            frames: vec![frame("demo::cache", 31), frame("demo::main", 6)].into(),
+        }),
     );
-    kinds.insert(
-        2,
-        KindInfo {
-            kind: "[u8; 4]".into(),
-            ..KindInfo::default()
-        },
-    );
+    kinds.insert(2, Arc::new(Description::named("[u8; 4]")));
     let meta = Meta {
         kinds,
         threads: HashMap::from([(1, "main".to_string())]),

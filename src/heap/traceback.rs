@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use super::Heap;
 use crate::census::guard;
@@ -34,7 +35,8 @@ use crate::stack::Frame;
 pub struct Traceback {
     count: usize,
     size: usize,
-    frames: Vec<Frame>,
+    /// The largest stack's frames, shared with the snapshot's names.
+    frames: Arc<[Frame]>,
     /// Distinct stacks among the objects; the frames are those of the largest.
     stacks: usize,
 }
@@ -75,7 +77,7 @@ impl fmt::Display for Traceback {
         if self.frames.is_empty() {
             writeln!(f, "  <no stack>")?;
         }
-        for fr in &self.frames {
+        for fr in self.frames.iter() {
             writeln!(f, "  {fr}")?;
         }
         Ok(())

@@ -1,31 +1,44 @@
-//! What a stack context says: its frames, call site and inferred kind.
+//! What a context says: its kind, call site and frames; for a stack context, resolved from
+//! its stack (symbols, kind inference).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::infer;
 use super::intern;
 use super::Frame;
 
-/// A stack context, resolved.
+/// What a context id names: the one description of a context in the crate. The stack layer
+/// makes it for a stack context (and caches it), the census for a tag, a snapshot keeps one
+/// per context it holds (shared, not copied), and snapshot files store its fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Description {
-    /// The tag that was current at the allocation (0: none).
-    pub tag: u32,
-    /// The kind the stack says (`Vec<demo::Person>`, else the call site's function), if
-    /// there is a stack.
-    pub kind: Option<String>,
-    /// `src/main.rs:29 demo::work`: the first user frame.
+    /// The label `bykind()` shows: a tag, else what the stack says (`Vec<demo::Person>`,
+    /// else the call site's function).
+    pub kind: String,
+    /// The label `bysite()` shows (`src/main.rs:29 demo::work`: the first user frame), if a
+    /// stack was captured.
     pub site: Option<String>,
-    /// The user frames, most recent call first.
-    pub frames: Vec<Frame>,
+    /// The user frames, most recent call first (empty without a stack); shared, so that a
+    /// tagged stack's description reuses its stack's frames.
+    pub frames: Arc<[Frame]>,
+}
+
+impl Description {
+    /// A context known by its kind alone (a tag, or no stack).
+    pub(crate) fn named(kind: impl Into<String>) -> Description {
+        Description {
+            kind: kind.into(),
+            ..Description::default()
+        }
+    }
 }
 
 /// Descriptions already made: a stack context never changes, so each is resolved once.
 /// Taken only at snapshot time.
-static CACHE: Mutex<Option<HashMap<u32, Description>>> = Mutex::new(None);
+static CACHE: Mutex<Option<HashMap<u32, Arc<Description>>>> = Mutex::new(None);
 
-fn cache() -> std::sync::MutexGuard<'static, Option<HashMap<u32, Description>>> {
+fn cache() -> std::sync::MutexGuard<'static, Option<HashMap<u32, Arc<Description>>>> {
     CACHE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -35,8 +48,15 @@ pub(crate) fn forget() {
     super::symbolize::clear_cache();
 }
 
-/// Resolves stack context `ctx` (with the reentrancy flag held: it allocates).
-pub(crate) fn describe(ctx: u32) -> Description {
+/// The tag that was current when the allocations of stack context `ctx` were made (0:
+/// none).
+pub(crate) fn tag(ctx: u32) -> u32 {
+    intern::frames(ctx, super::BASE).map_or(0, |(_, tag)| tag)
+}
+
+/// Resolves stack context `ctx` as its stack says (its tag, see [`tag`], is the caller's
+/// to apply). Call with the reentrancy flag held: it allocates.
+pub(crate) fn describe(ctx: u32) -> Arc<Description> {
     if let Some(d) = cache().as_ref().and_then(|c| c.get(&ctx)) {
         return d.clone();
     }
@@ -48,12 +68,9 @@ pub(crate) fn describe(ctx: u32) -> Description {
         .clone()
 }
 
-fn resolve(ctx: u32) -> Description {
-    let Some((addrs, tag)) = intern::frames(ctx, super::BASE) else {
-        return Description {
-            kind: Some("<stack table full>".to_string()),
-            ..Description::default()
-        };
+fn resolve(ctx: u32) -> Arc<Description> {
+    let Some((addrs, _tag)) = intern::frames(ctx, super::BASE) else {
+        return Arc::new(Description::named("<stack table full>"));
     };
     let mut all: Vec<Frame> = Vec::new();
     for &a in addrs {
@@ -87,13 +104,12 @@ fn resolve(ctx: u32) -> Description {
     let site = frames.first().map(Frame::to_string);
     let kind = infer::kind(inner)
         .or_else(|| frames.first().map(|f| f.function.clone()))
-        .or_else(|| Some("<no user frame>".to_string()));
-    Description {
-        tag,
+        .unwrap_or_else(|| "<no user frame>".to_string());
+    Arc::new(Description {
         kind,
         site,
-        frames,
-    }
+        frames: frames.into(),
+    })
 }
 
 /// How many of a stack's first (innermost) frames may be heapy's and the allocator shim's.

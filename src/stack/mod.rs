@@ -14,7 +14,7 @@ mod sample;
 mod symbolize;
 mod types;
 
-pub(crate) use describe::{describe, forget as forget_symbols};
+pub(crate) use describe::{describe, forget as forget_symbols, tag, Description};
 pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;
