@@ -8,10 +8,11 @@
 
 use core::cell::Cell;
 use core::marker::PhantomData;
-// A std Mutex (futex-based) never allocates, and it is only taken outside the allocator
-// path: when a tag is first named and when a snapshot resolves names.
-use std::collections::HashMap;
-use std::sync::Mutex;
+use core::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
 
 use super::guard;
 
@@ -24,47 +25,66 @@ thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };
 }
 
+/// Tag names both ways. Sharded maps, taken only outside the allocator path (when a tag is
+/// named, and when a snapshot resolves names), always under the reentrancy flag (they
+/// allocate, and a contended shard lock may allocate its parking table).
+///
+/// Unlike the stack layer's caches, this table is data (a name is known only here), so a
+/// child of `fork()` must keep it: making it fork-safe means holding every shard's lock
+/// across the fork (prepare, parent and child handlers; dashmap's `raw-api` feature exposes
+/// the shards), not replacing it.
 struct Table {
-    ids: HashMap<&'static str, u32>,
-    names: Vec<&'static str>,
+    ids: DashMap<Box<str>, u32>,
+    names: DashMap<u32, &'static str>,
+    /// The next id to hand out. Relaxed is enough: it only hands out distinct numbers (the
+    /// name is published by the `names` map's lock before the id is returned).
+    next: AtomicU32,
 }
 
-static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+static TABLE: OnceLock<Table> = OnceLock::new();
 
-fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
+fn with_table<R>(f: impl FnOnce(&Table) -> R) -> R {
     guard::internal(|| {
-        let mut t = TABLE.lock().unwrap_or_else(|e| e.into_inner());
-        let t = t.get_or_insert_with(|| Table {
-            ids: HashMap::new(),
-            names: vec!["<none>"],
-        });
-        f(t)
+        f(TABLE.get_or_init(|| Table {
+            ids: DashMap::new(),
+            names: DashMap::new(),
+            next: AtomicU32::new(1),
+        }))
     })
 }
 
 /// The id of tag `name`, interning it on first use.
 pub(crate) fn intern(name: &str) -> u32 {
     with_table(|t| {
-        if let Some(&id) = t.ids.get(name) {
+        if let Some(id) = t.ids.get(name).map(|id| *id) {
             return id;
         }
-        let id = t.names.len() as u32;
-        if id >= TOO_MANY {
-            return TOO_MANY;
+        match t.ids.entry(name.into()) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                if t.next.load(Ordering::Relaxed) >= TOO_MANY {
+                    return TOO_MANY;
+                }
+                let id = t.next.fetch_add(1, Ordering::Relaxed);
+                if id >= TOO_MANY {
+                    return TOO_MANY;
+                }
+                let name: &'static str = Box::leak(name.into());
+                t.names.insert(id, name);
+                e.insert(id);
+                id
+            }
         }
-        let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
-        t.names.push(name);
-        t.ids.insert(name, id);
-        id
     })
 }
 
 /// The name of tag `id`.
 pub(crate) fn name(id: u32) -> &'static str {
-    if id == TOO_MANY {
-        return "<too many kinds>";
+    match id {
+        0 => "<none>",
+        TOO_MANY => "<too many kinds>",
+        _ => with_table(|t| t.names.get(&id).map_or("<unknown tag>", |n| *n)),
     }
-    with_table(|t| t.names.get(id as usize).copied().unwrap_or("<unknown tag>"))
 }
 
 /// The calling thread's current tag id (0 for none).
@@ -148,4 +168,31 @@ pub fn kind(name: &str) -> KindGuard {
 pub fn with_kind<R>(name: &str, f: impl FnOnce() -> R) -> R {
     let _g = kind(name);
     f()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ids_go_both_ways_from_any_thread() {
+        let names: Vec<String> = (0..50).map(|i| format!("tags-test-{i}")).collect();
+        let ids: Vec<Vec<u32>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| names.iter().map(|n| intern(n)).collect::<Vec<u32>>()))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert!(ids.iter().all(|v| *v == ids[0]), "one id per name");
+        let distinct: std::collections::HashSet<u32> = ids[0].iter().copied().collect();
+        assert_eq!(distinct.len(), names.len());
+        for (n, &id) in names.iter().zip(&ids[0]) {
+            assert!(id > 0 && id < TOO_MANY);
+            assert_eq!(name(id), n);
+            assert_eq!(intern(n), id);
+        }
+        assert_eq!(name(0), "<none>");
+        assert_eq!(name(TOO_MANY), "<too many kinds>");
+        assert_eq!(name(TOO_MANY - 1), "<unknown tag>");
+    }
 }

@@ -1,9 +1,9 @@
 //! What a context says: its kind, call site and frames; for a stack context, resolved from
 //! its stack (symbols, kind inference).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::cache::caches;
 use super::infer;
 use super::intern;
 use super::Frame;
@@ -34,20 +34,6 @@ impl Description {
     }
 }
 
-/// Descriptions already made: a stack context never changes, so each is resolved once.
-/// Taken only at snapshot time.
-static CACHE: Mutex<Option<HashMap<u32, Arc<Description>>>> = Mutex::new(None);
-
-fn cache() -> std::sync::MutexGuard<'static, Option<HashMap<u32, Arc<Description>>>> {
-    CACHE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Forgets every description and symbol (for the symbolization benchmark's cold runs).
-pub(crate) fn forget() {
-    *cache() = None;
-    super::symbolize::clear_cache();
-}
-
 /// The tag that was current when the allocations of stack context `ctx` were made (0:
 /// none).
 pub(crate) fn tag(ctx: u32) -> u32 {
@@ -55,17 +41,15 @@ pub(crate) fn tag(ctx: u32) -> u32 {
 }
 
 /// Resolves stack context `ctx` as its stack says (its tag, see [`tag`], is the caller's
-/// to apply). Call with the reentrancy flag held: it allocates.
+/// to apply), once: a stack context never changes, so its description is cached and shared.
+/// Call with the reentrancy flag held: it allocates.
 pub(crate) fn describe(ctx: u32) -> Arc<Description> {
-    if let Some(d) = cache().as_ref().and_then(|c| c.get(&ctx)) {
-        return d.clone();
+    let descriptions = &caches().descriptions;
+    if let Some(d) = descriptions.get(&ctx).map(|d| Arc::clone(&d)) {
+        return d;
     }
     let d = resolve(ctx);
-    cache()
-        .get_or_insert_with(HashMap::new)
-        .entry(ctx)
-        .or_insert(d)
-        .clone()
+    Arc::clone(&descriptions.entry(ctx).or_insert(d))
 }
 
 fn resolve(ctx: u32) -> Arc<Description> {

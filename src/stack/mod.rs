@@ -4,6 +4,7 @@
 //! The census calls [`context`] on every allocation; everything else runs when a snapshot
 //! is resolved, with the reentrancy flag held by the caller.
 
+mod cache;
 mod describe;
 mod fp;
 mod frame;
@@ -14,7 +15,8 @@ mod sample;
 mod symbolize;
 mod types;
 
-pub(crate) use describe::{describe, forget as forget_symbols, tag, Description};
+pub(crate) use cache::forget as forget_symbols;
+pub(crate) use describe::{describe, tag, Description};
 pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;

@@ -1,38 +1,21 @@
 //! Symbolization at snapshot time: addresses to demangled functions, files and lines, with
-//! inlined frames expanded, cached per address for the life of the process.
+//! inlined frames expanded, cached per address (`cache.rs`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::cache::caches;
 use super::Frame;
-
-type Cache = HashMap<usize, Arc<[Frame]>>;
-
-/// Taken only at snapshot time (never by the allocator path).
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
 
 /// The frames at return address `addr`, innermost (inlined) first. Call with the reentrancy
 /// flag held: it allocates.
 pub(crate) fn frames(addr: usize) -> Arc<[Frame]> {
-    if let Some(f) = lock().get_or_insert_with(HashMap::new).get(&addr) {
-        return f.clone();
+    let symbols = &caches().symbols;
+    if let Some(f) = symbols.get(&addr).map(|f| Arc::clone(&f)) {
+        return f;
     }
-    // Resolve outside the lock: the first resolution reads debug info and takes long.
+    // Resolved with no shard locked: the first resolution reads debug info and takes long.
     let f = resolve(addr);
-    lock()
-        .get_or_insert_with(HashMap::new)
-        .entry(addr)
-        .or_insert(f)
-        .clone()
-}
-
-fn lock() -> std::sync::MutexGuard<'static, Option<Cache>> {
-    CACHE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Drops every cached address (for the symbolization benchmark's cold runs).
-pub(crate) fn clear_cache() {
-    *lock() = None;
+    Arc::clone(&symbols.entry(addr).or_insert(f))
 }
 
 fn resolve(addr: usize) -> Arc<[Frame]> {
