@@ -50,4 +50,49 @@ fn counters_move_by_exactly_what_the_program_did() {
     // Every live object holds one 24-byte record; the registry has at least that many.
     assert!(s5.registry_bytes >= s5.live_objects * 24);
     assert!(heapy::is_installed());
+
+    // A snapshot that describes many new stacks does it on helper threads (when the machine
+    // has more than one core): they are heapy's own, so no counter moves and no thread is
+    // registered.
+    let mut boxes = Vec::with_capacity(256);
+    for path in 0..256 {
+        left(path, 8, &mut boxes);
+    }
+    let s6 = hp.stats();
+    assert!(s6.stacks - s5.stacks >= 256);
+    let h = hp.heap();
+    let s7 = hp.stats();
+    assert_eq!(
+        (s7.threads, s7.allocations, s7.frees, s7.live_bytes),
+        (s6.threads, s6.allocations, s6.frees, s6.live_bytes)
+    );
+    let ours = h.filter(|o| o.size() == 8 && o.kind() == "Box<u64>");
+    assert_eq!(ours.count(), 256);
+    drop((h, ours, boxes));
+}
+
+/// Allocates a box through `n` levels of `left` and `right` calls chosen by the bits of
+/// `path`: each path is a distinct stack.
+#[inline(never)]
+fn left(path: u32, n: u32, out: &mut Vec<Box<u64>>) {
+    if n == 0 {
+        out.push(Box::new(path as u64));
+    } else if path >> (n - 1) & 1 == 1 {
+        left(path, n - 1, out);
+    } else {
+        right(path, n - 1, out);
+    }
+    std::hint::black_box(out.len());
+}
+
+#[inline(never)]
+fn right(path: u32, n: u32, out: &mut Vec<Box<u64>>) {
+    if n == 0 {
+        out.push(Box::new(path as u64));
+    } else if path >> (n - 1) & 1 == 1 {
+        left(path, n - 1, out);
+    } else {
+        right(path, n - 1, out);
+    }
+    std::hint::black_box(out.len());
 }

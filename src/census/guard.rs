@@ -68,6 +68,27 @@ pub(crate) fn internal<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Runs `f` on the calling thread and at once on up to `extra` helper threads (at most
+/// eight), each as heapy's own work (see [`internal`]); returns when all runs
+/// have finished. `f` must share its work out so that any number of runs completes it.
+///
+/// The helpers are heapy's alone: they run nothing but `f` (no std start-up code, which
+/// would allocate through the census before the flag is set), everything they allocate is
+/// internal, and they are never registered with the census: no thread index, no counters,
+/// and the object graph never scans their stacks (which hold no program references).
+pub(crate) fn parallel(extra: usize, f: &(dyn Fn() + Sync)) {
+    internal(|| {
+        crate::sys::run_parallel(extra, &|| {
+            let g = Reentrancy::enter();
+            f();
+            // On a helper the flag stays set until the thread is gone (its thread-local
+            // destructors are heapy's work too); on the calling thread `g` is `None`, the
+            // flag being `internal`'s.
+            core::mem::forget(g);
+        })
+    })
+}
+
 /// Clears the published stack line on the way out (also when `f` unwinds).
 struct ClearSp(u16);
 

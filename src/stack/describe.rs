@@ -1,6 +1,7 @@
 //! What a context says: its kind, call site and frames; for a stack context, resolved from
 //! its stack (symbols, kind inference).
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::cache::caches;
@@ -50,6 +51,43 @@ pub(crate) fn describe(ctx: u32) -> Arc<Description> {
     }
     let d = resolve(ctx);
     Arc::clone(&descriptions.entry(ctx).or_insert(d))
+}
+
+/// Undescribed stack contexts from which describing them on helper threads pays (each takes
+/// tens of microseconds; starting a thread about as much as one).
+const PARALLEL_MIN: usize = 64;
+/// Contexts a run takes at a time.
+const CHUNK: usize = 8;
+/// Helper threads at most, besides the calling thread.
+const MAX_EXTRA: usize = 3;
+
+/// Describes (and caches) the stack contexts of `ctxs` not described yet, on several threads
+/// when there are many, so that a snapshot's own lookups then find them. `parallel(extra, f)`
+/// must run `f` on the calling thread and at once on up to `extra` more (the census runs
+/// them as heapy's own work); each run takes contexts until none is left. Symbol lookups
+/// are serialized by the `backtrace` crate's global lock; demangling, kind inference and
+/// labels overlap.
+pub(crate) fn describe_all(ctxs: &[u32], parallel: impl FnOnce(usize, &(dyn Fn() + Sync))) {
+    let cached = &caches().descriptions;
+    let todo: Vec<u32> = ctxs
+        .iter()
+        .copied()
+        .filter(|&c| c > super::BASE && !cached.contains_key(&c))
+        .collect();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let extra = (cpus - 1).min(MAX_EXTRA).min(todo.len() / PARALLEL_MIN);
+    if extra == 0 {
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    parallel(extra, &|| loop {
+        // Relaxed: it only hands out distinct chunks; the results go through the cache.
+        let i = next.fetch_add(CHUNK, Ordering::Relaxed);
+        match todo.get(i..todo.len().min(i + CHUNK)) {
+            Some(chunk) if !chunk.is_empty() => chunk.iter().for_each(|&c| drop(describe(c))),
+            _ => break,
+        }
+    });
 }
 
 fn resolve(ctx: u32) -> Arc<Description> {

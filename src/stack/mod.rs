@@ -16,7 +16,7 @@ mod symbolize;
 mod types;
 
 pub(crate) use cache::forget as forget_symbols;
-pub(crate) use describe::{describe, tag, Description};
+pub(crate) use describe::{describe, describe_all, tag, Description};
 pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;

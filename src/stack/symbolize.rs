@@ -20,11 +20,12 @@ pub(crate) fn frames(addr: usize) -> Arc<[Frame]> {
 
 fn resolve(addr: usize) -> Arc<[Frame]> {
     let mut out = Vec::new();
-    // `resolve` looks up `addr - 1`: a return address's call instruction.
+    // `resolve` looks up `addr - 1`: a return address's call instruction. It holds the
+    // `backtrace` crate's global lock, so the callback only copies the raw symbol out.
     backtrace::resolve(addr as *mut core::ffi::c_void, |sym| {
         let function = match sym.name() {
             Some(n) => match n.as_str() {
-                Some(raw) => format!("{:#}", rustc_demangle::demangle(raw)),
+                Some(raw) => raw.to_string(),
                 None => format!("{n:#}"),
             },
             None => format!("{addr:#x}"),
@@ -35,6 +36,11 @@ fn resolve(addr: usize) -> Arc<[Frame]> {
             line: sym.lineno(),
         });
     });
+    // Demangled after the lock, where threads resolving at once overlap (a name that is not
+    // mangled comes back as it is).
+    for f in &mut out {
+        f.function = format!("{:#}", rustc_demangle::demangle(&f.function));
+    }
     if out.is_empty() {
         out.push(Frame {
             function: format!("{addr:#x}"),
