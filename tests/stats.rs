@@ -71,10 +71,13 @@ fn counters_move_by_exactly_what_the_program_did() {
     drop((h, ours, boxes));
 }
 
+/// The boxes of `left` and `right` (each its own heap object, on purpose).
+type Boxes = Vec<Box<u64>>;
+
 /// Allocates a box through `n` levels of `left` and `right` calls chosen by the bits of
 /// `path`: each path is a distinct stack.
 #[inline(never)]
-fn left(path: u32, n: u32, out: &mut Vec<Box<u64>>) {
+fn left(path: u32, n: u32, out: &mut Boxes) {
     if n == 0 {
         out.push(Box::new(path as u64));
     } else if path >> (n - 1) & 1 == 1 {
@@ -86,7 +89,7 @@ fn left(path: u32, n: u32, out: &mut Vec<Box<u64>>) {
 }
 
 #[inline(never)]
-fn right(path: u32, n: u32, out: &mut Vec<Box<u64>>) {
+fn right(path: u32, n: u32, out: &mut Boxes) {
     if n == 0 {
         out.push(Box::new(path as u64));
     } else if path >> (n - 1) & 1 == 1 {
