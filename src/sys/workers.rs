@@ -92,7 +92,7 @@ mod tests {
         run_parallel(2, &|| {
             ran.fetch_add(1, Ordering::Relaxed);
             if crate::sys::current_tid() != me {
-                panic!("a helper's panic stays on the helper");
+                panic!("expected panic: a helper's panic stays on the helper");
             }
         });
         assert_eq!(ran.load(Ordering::Relaxed), 3);
