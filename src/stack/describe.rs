@@ -74,6 +74,9 @@ pub(crate) fn describe_all(ctxs: &[u32], parallel: impl FnOnce(usize, &(dyn Fn()
         .copied()
         .filter(|&c| c > super::BASE && !cached.contains_key(&c))
         .collect();
+    if todo.len() < PARALLEL_MIN {
+        return;
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let extra = (cpus - 1).min(MAX_EXTRA).min(todo.len() / PARALLEL_MIN);
     if extra == 0 {
