@@ -73,7 +73,7 @@ mod stack;
 mod sys;
 
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
-pub use error::{Error, Result};
+pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
 pub use export::{Func, Sample, Timeline};

@@ -36,10 +36,10 @@ const FUNC_COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn draw_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
+fn draw_err(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Draw {
         path: path.to_path_buf(),
-        source: std::io::Error::other(format!("drawing the plot failed: {e}")),
+        source: Box::new(e),
     }
 }
 
@@ -72,15 +72,15 @@ impl Timeline {
                 .and_then(|e| e.to_str())
                 .map(str::to_ascii_lowercase);
             if self.mem().is_empty() {
-                return Err(Error::Format {
+                return Err(Error::CannotPlot {
                     path: path.to_path_buf(),
-                    problem: "nothing to plot: the timeline has no MEM samples".into(),
+                    reason: "nothing to plot: the timeline has no MEM samples",
                 });
             }
             if self.axes().is_none() {
-                return Err(Error::Format {
+                return Err(Error::CannotPlot {
                     path: path.to_path_buf(),
-                    problem: "the times or MiB figures are too far apart to plot".into(),
+                    reason: "the times or MiB figures are too far apart to plot",
                 });
             }
             fonts();
@@ -103,10 +103,9 @@ impl Timeline {
                         root.present().map_err(|e| draw_err(path, e))
                     })
                 }
-                _ => Err(Error::Usage(format!(
-                    "{}: plots are written as .svg or .png",
-                    path.display()
-                ))),
+                _ => Err(Error::UnsupportedPlotFormat {
+                    path: path.to_path_buf(),
+                }),
             }
         })
     }

@@ -165,8 +165,10 @@ impl Heap {
                 .map(|o| (o.addr, o.size, o.serial, o.thread, o.ctx))
                 .collect(),
         };
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| Error::Usage(format!("cannot encode the snapshot: {e}")))?;
+        let body = serde_json::to_vec(&body).map_err(|e| Error::Encode {
+            what: "snapshot",
+            source: e.into(),
+        })?;
         let head = format!(
             "{MAGIC},\"version\":{VERSION},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":",
             checksum_text(&body),

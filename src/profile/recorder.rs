@@ -166,10 +166,9 @@ impl Recorder {
         guard::internal(|| {
             let mut sink = lock();
             if let Some(s) = sink.as_ref() {
-                return Err(Error::Usage(format!(
-                    "a Recorder is already running (writing {})",
-                    s.path.display()
-                )));
+                return Err(Error::RecorderRunning {
+                    path: s.path.clone(),
+                });
             }
             let file = File::create(path).map_err(|source| Error::Io {
                 path: path.to_path_buf(),
@@ -246,7 +245,7 @@ impl Recorder {
 /// Last sample, flush, close. Call inside the guard.
 fn finish_sink() -> Result<PathBuf> {
     let Some(mut s) = lock().take() else {
-        return Err(Error::Usage("no Recorder is running".into()));
+        return Err(Error::NotRecording);
     };
     sample(&mut s);
     let flushed = s.out.flush();
