@@ -42,7 +42,7 @@
 //!   [`Heap::domisize`] and [`Heap::retained`] (dominator tree), and a leak report at exit
 //!   ([`Census::report_leaks_at_exit`], `HEAPY_LEAKS=report`).
 //! * Profiles: [`macro@profile`] (memory_profiler's line table), [`Recorder`] (mprof
-//!   timelines, `HEAPY_MPROF`), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
+//!   timelines, `HEAPY_MPROF`, read back and plotted by [`mprof::Timeline`]), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
 //!   [`Heap::dhat`] (DHAT's viewer) and `Heap::pprof` (pprof), and the `heapy mprof`
 //!   commands.
 //!
@@ -76,7 +76,6 @@ pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
 pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
-pub use export::{Func, Sample, Timeline};
 pub use graph::{Cycles, Paths, Retained};
 pub use heap::{
     check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object,
@@ -84,6 +83,25 @@ pub use heap::{
 };
 pub use profile::{LineProfile, LineRow, Recorder};
 pub use stack::{set_sample_seed, Stacks};
+
+/// memory_profiler's `mprof` timelines: memory over time as `.dat` files, written by
+/// [`Recorder`], `HEAPY_MPROF` and `heapy mprof run`, read back and plotted here.
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// use heapy::mprof::{Sample, Timeline};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("run.dat");
+/// std::fs::write(&path, "MEM 1.5 100.0\nMEM 4.0 100.1\nFUNC demo::load 1.5 100.0 4.0 100.1 0\n").unwrap();
+/// let t = Timeline::load(&path).unwrap();
+/// assert_eq!(t.peak(), Some(Sample::new(100.1, 4.0)));
+/// assert_eq!(t.funcs()[0].name, "demo::load");
+/// ```
+pub mod mprof {
+    pub use crate::export::{Func, Sample, Timeline};
+}
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.
 ///

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use heapy::Timeline;
+use heapy::mprof::Timeline;
 
 use crate::error::{CliError, Result};
 

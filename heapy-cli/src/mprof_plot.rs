@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use heapy::Timeline;
+use heapy::mprof::Timeline;
 
 use crate::error::Result;
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use heapy::Timeline;
+use heapy::mprof::Timeline;
 
 use crate::error::{CliError, Result};
 use crate::{mprof_files, proc};

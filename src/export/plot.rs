@@ -57,7 +57,7 @@ impl Timeline {
     /// let dat = dir.path().join("run.dat");
     /// std::fs::write(&dat, "CMDLINE demo\nMEM 1.0 100.0\nMEM 8.0 100.5\nMEM 2.0 101.0\n\
     ///                       FUNC demo::load 1.0 100.1 8.0 100.6 0\n").unwrap();
-    /// let t = heapy::Timeline::load(&dat).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&dat).unwrap();
     /// t.plot(dir.path().join("plot.svg")).unwrap();
     /// t.plot(dir.path().join("plot.png")).unwrap();
     /// let svg = std::fs::read_to_string(dir.path().join("plot.svg")).unwrap();

@@ -104,7 +104,7 @@ fn sample(sink: &mut Sink) {
 /// census is not the global allocator, MEM is the RSS, as in mprof. Every call of a
 /// `#[heapy::profile]` function that returns while the recorder runs adds a
 /// `FUNC <name> <MiB> <t> <MiB> <t> <level>` bracket. The file is flushed after each sample,
-/// and read back by [`Timeline::load`](crate::Timeline::load), `heapy mprof plot` and
+/// and read back by [`Timeline::load`](crate::mprof::Timeline::load), `heapy mprof plot` and
 /// `mprof plot`.
 ///
 /// One recorder runs at a time in a process. The recorder's own work (its thread, buffers,
@@ -123,7 +123,7 @@ fn sample(sink: &mut Sink) {
 /// std::thread::sleep(std::time::Duration::from_millis(30));
 /// drop(v);
 /// rec.stop().unwrap();
-/// let t = heapy::Timeline::load(&path).unwrap();
+/// let t = heapy::mprof::Timeline::load(&path).unwrap();
 /// assert!(t.peak().unwrap().mib >= 4.0);
 /// ```
 #[must_use = "the recorder stops when dropped"]
@@ -158,7 +158,7 @@ impl Recorder {
     /// let rec = heapy::Recorder::start_every(&path, std::time::Duration::from_millis(1)).unwrap();
     /// std::thread::sleep(std::time::Duration::from_millis(20));
     /// rec.stop().unwrap();
-    /// assert!(heapy::Timeline::load(&path).unwrap().mem().len() >= 2);
+    /// assert!(heapy::mprof::Timeline::load(&path).unwrap().mem().len() >= 2);
     /// ```
     pub fn start_every(path: impl AsRef<Path>, interval: Duration) -> Result<Recorder> {
         let path = path.as_ref();
