@@ -17,7 +17,7 @@ use super::scan::Graph;
 use super::views::pick;
 use super::{members, process_graph};
 use crate::census::guard;
-use crate::heap::{Heap, Meta, Obj};
+use crate::heap::{pct, Heap, Meta, Obj, PAGE};
 use crate::Object;
 
 /// Where walks of the graph start: the roots' targets, then the entry points of leaked
@@ -178,17 +178,6 @@ pub struct Retained {
     live_bytes: usize,
     start: usize,
     all: bool,
-}
-
-const PAGE: usize = 10;
-
-/// `part` as a whole-number percentage of `whole`, rounded half up (as the tables do).
-fn pct(part: usize, whole: usize) -> usize {
-    if whole == 0 {
-        0
-    } else {
-        ((part as u128 * 200 + whole as u128) / (whole as u128 * 2)) as usize
-    }
 }
 
 impl Retained {

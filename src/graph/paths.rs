@@ -8,7 +8,7 @@ use super::roots::{Here, RootKind};
 use super::scan::Graph;
 use super::{members, names_for, process_graph};
 use crate::census::{guard, threads};
-use crate::heap::Heap;
+use crate::heap::{Heap, PAGE};
 use crate::sys;
 
 /// Shortest paths from roots to the objects of a set, from [`Heap::sp`]: one line per
@@ -111,8 +111,6 @@ impl Paths {
         p
     }
 }
-
-const PAGE: usize = 10;
 
 impl fmt::Display for Paths {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::{Heap, Mark};
+use super::{Heap, Mark, PAGE};
 use crate::census::guard;
 use crate::{Error, Result};
 
@@ -29,7 +29,7 @@ fn table(h: &Heap) -> String {
             let mut sites: Vec<_> = sites.into_iter().collect();
             sites.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
             let _ = writeln!(out, "By call site:");
-            for (site, (count, size)) in sites.iter().take(10) {
+            for (site, (count, size)) in sites.iter().take(PAGE) {
                 let _ = writeln!(out, "{count:6} objects {size:9} bytes  {site}");
             }
         }

@@ -5,11 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::view::View;
-use super::{By, Heap};
+use super::{By, Heap, PAGE};
 use crate::census::guard;
-
-/// Rows shown before `<N more rows ...>`.
-const PAGE: usize = 10;
 
 /// One row of a [`Diff`]: how a class of the view changed from B to A.
 ///

@@ -29,6 +29,7 @@ pub(crate) use meta::Meta;
 pub(crate) use meta::{Frame, KindInfo};
 pub(crate) use object::Obj;
 pub use object::Object;
+pub(crate) use render::{pct, PAGE};
 pub use snapshot::{hpy, Hpy};
 pub use traceback::Traceback;
 pub use view::By;
@@ -473,7 +474,7 @@ impl Heap {
     /// ```
     pub fn more(&self) -> Heap {
         let mut h = self.clone();
-        h.start = (self.start + render::PAGE).min(self.rows());
+        h.start = (self.start + PAGE).min(self.rows());
         h
     }
 
