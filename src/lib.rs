@@ -78,8 +78,8 @@ pub use error::{Error, ParseByError, ParseStacksError, Result};
 pub use export::flamegraph;
 pub use graph::{Cycles, Paths, Retained};
 pub use heap::{
-    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object,
-    Traceback,
+    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, HeapRow, Hpy, Mark,
+    MarkGuard, Object, Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
 pub use stack::{set_sample_seed, Stacks};

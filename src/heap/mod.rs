@@ -10,6 +10,7 @@ mod meta;
 mod object;
 mod partition;
 mod render;
+mod row;
 mod snapshot;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -30,6 +31,7 @@ pub(crate) use meta::{Frame, KindInfo};
 pub(crate) use object::Obj;
 pub use object::Object;
 pub(crate) use render::{pct, PAGE};
+pub use row::HeapRow;
 pub use snapshot::{hpy, Hpy};
 pub use traceback::Traceback;
 pub use view::By;
@@ -401,8 +403,12 @@ impl Heap {
         self.with_view(By::Site)
     }
 
-    /// The objects of row `i` of the current view (guppy's `h[i]`), grouped by kind;
-    /// empty if there is no such row (see [`Heap::try_row`] for an error instead).
+    /// The objects of row `i` of the current view (guppy's `h[i]`), grouped by kind.
+    ///
+    /// # Panics
+    ///
+    /// If there is no row `i`, as slice indexing does; the message names the index and the
+    /// number of rows. [`Heap::try_row`] returns an error instead.
     ///
     /// ```
     /// # #[global_allocator]
@@ -413,20 +419,33 @@ impl Heap {
     /// let h = mark.heap();
     /// assert_eq!(h.row(0).size(), 4096);
     /// assert!(h.row(0).byid().to_string().starts_with("Set of 1 <Big> objects."));
-    /// assert!(h.row(9).is_empty());
+    /// let past = std::panic::catch_unwind(|| h.row(9)).unwrap_err();
+    /// assert_eq!(
+    ///     past.downcast_ref::<String>().unwrap(),
+    ///     "row 9 does not exist: the partition has 2 rows"
+    /// );
     /// # drop((big, small));
     /// ```
+    #[track_caller]
     pub fn row(&self, i: usize) -> Heap {
-        self.try_row(i).unwrap_or_else(|_| self.subset(Vec::new()))
+        match self.try_row(i) {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
     }
 
-    /// The objects of row `i`, or [`Error::NoSuchRow`].
+    /// The objects of row `i`, or [`Error::NoSuchRow`] (the form of [`Heap::row`] that
+    /// does not panic).
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// let h = heapy::hpy().mark().heap();
-    /// assert!(matches!(h.try_row(0), Err(heapy::Error::NoSuchRow { index: 0, rows: 0 })));
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![0u8; 10];
+    /// let h = mark.heap();
+    /// assert_eq!(h.try_row(0).unwrap().size(), 10);
+    /// assert!(matches!(h.try_row(1), Err(heapy::Error::NoSuchRow { index: 1, rows: 1 })));
+    /// # drop(v);
     /// ```
     pub fn try_row(&self, i: usize) -> Result<Heap> {
         let part = self.partition();
@@ -445,18 +464,46 @@ impl Heap {
         Ok(self.subset(objs))
     }
 
-    /// Number of rows in the current view.
+    /// The rows of the table under the current view, as data: each row's label, objects,
+    /// bytes and cumulative bytes (see [`HeapRow`]), largest first, every row (not a page).
+    /// `rows().len()` is the number of rows.
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// let mark = heapy::hpy().mark();
     /// let v = (vec![0u8; 3], vec![0u8; 3], vec![0u8; 7]);
-    /// assert_eq!(mark.heap().bysize().rows(), 2);
+    /// let h = mark.heap().bysize();
+    /// assert_eq!(h.rows().len(), 2);
+    /// let rows: Vec<(&str, usize, usize)> = h.rows().map(|r| (r.label(), r.count(), r.size())).collect();
+    /// assert_eq!(rows, [("7", 1, 7), ("3", 2, 6)]);
     /// # drop(v);
     /// ```
-    pub fn rows(&self) -> usize {
-        self.partition().rows.len()
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = HeapRow<'_>> + '_ {
+        let totals = self.totals();
+        let mut cumulative = 0usize;
+        self.partition().rows.iter().map(move |r| {
+            cumulative = cumulative.saturating_add(r.size);
+            HeapRow {
+                label: &r.label,
+                count: r.count,
+                size: r.size,
+                cumulative,
+                totals,
+            }
+        })
+    }
+
+    /// The objects and bytes the table's title and percentages use: estimates for a
+    /// byte-sampled heap (except one row per object, by id), else the exact figures.
+    fn totals(&self) -> (usize, usize) {
+        match self.meta.sample_rate {
+            Some(_) if self.by != By::Id => (
+                self.estimated_count().round() as usize,
+                self.estimated_size().round() as usize,
+            ),
+            _ => (self.count(), self.size()),
+        }
     }
 
     /// The next ten rows of the table, printable (guppy's `.more`).
@@ -474,7 +521,7 @@ impl Heap {
     /// ```
     pub fn more(&self) -> Heap {
         let mut h = self.clone();
-        h.start = (self.start + PAGE).min(self.rows());
+        h.start = (self.start + PAGE).min(self.partition().rows.len());
         h
     }
 
@@ -544,7 +591,6 @@ impl fmt::Display for Heap {
                 (None, None)
             };
             let mut out = String::new();
-            let sampled = self.meta.sample_rate.filter(|_| self.by != By::Id);
             let note = match (self.meta.sample_rate, self.by) {
                 (Some(r), View::By(By::Id)) => Some(format!(
                     "These objects are a byte-sample of the heap (mean gap {r} bytes)."
@@ -555,13 +601,7 @@ impl fmt::Display for Heap {
                 )),
                 (None, _) => None,
             };
-            let (count, size) = match sampled {
-                Some(_) => (
-                    self.estimated_count().round() as usize,
-                    self.estimated_size().round() as usize,
-                ),
-                None => (self.count(), self.size()),
-            };
+            let (count, size) = self.totals();
             render::Table {
                 by: self.by,
                 part,
