@@ -155,7 +155,7 @@ pub mod mprof {
 ///
 /// assert_eq!(build(), 3);
 /// let p = heapy::LineProfile::last().unwrap();
-/// let push = p.rows().iter().find(|r| r.text().trim() == "v.push(i);").unwrap();
+/// let push = p.rows().find(|r| r.text().trim() == "v.push(i);").unwrap();
 /// assert_eq!(push.occurrences(), 3);
 /// assert_eq!(push.increment_bytes(), Some(4 * 8)); // the first push allocates room for 4
 /// print!("{p}");

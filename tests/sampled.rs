@@ -66,7 +66,7 @@ fn estimates_are_within_ten_percent_of_the_truth() {
                 d.a_size(),
                 h.estimated_size()
             );
-            assert_eq!(d.size(), d.rows().iter().map(|r| r.size()).sum::<i64>());
+            assert_eq!(d.size(), d.rows().map(|r| r.size()).sum::<i64>());
             assert!(d
                 .to_string()
                 .contains("Figures are estimates from byte-sampled heaps"));
