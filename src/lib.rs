@@ -76,7 +76,7 @@ pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
 pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
-pub use graph::{Cycles, Paths, Retained};
+pub use graph::{CycleRow, Cycles, PathRow, Paths, Reference, Retained, RetainedRow};
 pub use heap::{
     check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, HeapRow, Hpy, Mark,
     MarkGuard, Object, Traceback,
