@@ -109,6 +109,7 @@ pub struct Func {
 /// assert_eq!(t.peak().unwrap().mib, 4.0);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Timeline {
     cmdline: Option<String>,
     mem: Vec<Sample>,
@@ -148,6 +149,7 @@ impl Timeline {
     /// let err = heapy::mprof::Timeline::load(&path).unwrap_err();
     /// assert!(err.to_string().contains("line 2"));
     /// ```
+    #[doc(alias("open", "read"))]
     pub fn load(path: impl AsRef<Path>) -> Result<Timeline> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {

@@ -35,6 +35,7 @@ type Edges = Vec<(usize, usize, usize)>;
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
+#[doc(alias("reference_cycles", "rc_cycles"))]
 pub struct Cycles {
     comps: Vec<Heap>,
     /// Per component: (from address, offset, to address) of the edges inside it.
@@ -361,6 +362,7 @@ impl Heap {
     /// }
     /// println!("{cycles}");
     /// ```
+    #[doc(alias("reference_cycles", "rc_cycles", "strongly_connected_components"))]
     pub fn cycles(&self) -> Cycles {
         cycles(self)
     }

@@ -173,6 +173,7 @@ fn retained_sizes(g: &Graph) -> Vec<usize> {
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
+#[doc(alias("dominator_tree", "retained_sizes"))]
 pub struct Retained {
     rows: Vec<(Obj, usize)>,
     meta: Arc<Meta>,
@@ -360,6 +361,7 @@ impl<'r> RetainedRow<'r> {
     /// assert_eq!(r.get(0).unwrap().retained(), 40); // it points to nothing
     /// # drop(b);
     /// ```
+    #[doc(alias("retained_size"))]
     pub fn retained(&self) -> usize {
         self.retained
     }
@@ -462,6 +464,7 @@ impl Heap {
     /// assert_eq!(outer.domisize(), 24 + 1000);
     /// # drop(nested);
     /// ```
+    #[doc(alias("dominated_size", "retained_size"))]
     pub fn domisize(&self) -> usize {
         let here = Here::capture();
         dominos(self, &here).size()
@@ -484,6 +487,7 @@ impl Heap {
     /// assert_eq!((d.count(), d.size()), (2, 1024));
     /// # drop(nested);
     /// ```
+    #[doc(alias("dominated", "dominated_objects"))]
     pub fn dominos(&self) -> Heap {
         let here = Here::capture();
         dominos(self, &here)
@@ -505,6 +509,7 @@ impl Heap {
     /// assert_eq!(r.get(1).unwrap().retained(), 4096);
     /// # drop(big);
     /// ```
+    #[doc(alias("retained_sizes", "dominator_tree"))]
     pub fn retained(&self) -> Retained {
         let here = Here::capture();
         retained(self, &here)

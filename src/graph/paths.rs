@@ -38,6 +38,7 @@ use crate::sys;
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
+#[doc(alias("shortest_paths"))]
 pub struct Paths {
     lines: Vec<PathLine>,
     start: usize,
@@ -266,6 +267,7 @@ impl Heap {
     /// assert!(line.starts_with("static ") && line.contains("HELD"), "{p}");
     /// assert!(line.ends_with("-> Held +0x0 -> Held"), "{p}");
     /// ```
+    #[doc(alias("shortest_paths", "paths", "path_from_root"))]
     pub fn sp(&self) -> Paths {
         let here = Here::capture();
         shortest_paths(self, &here)

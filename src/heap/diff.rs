@@ -137,6 +137,7 @@ impl DiffRow {
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
+#[doc(alias("difference"))]
 pub struct Diff {
     by: View,
     a: (usize, usize),
@@ -163,6 +164,7 @@ impl Heap {
     /// assert_eq!(rows, [("8", 2, 16), ("3", 1, 3)]);
     /// # drop(v);
     /// ```
+    #[doc(alias("difference", "compare"))]
     pub fn diff(&self, b: &Heap) -> Diff {
         let other = if b.by == self.by {
             b.clone()

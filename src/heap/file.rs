@@ -202,6 +202,7 @@ impl Heap {
     /// assert_eq!(back.to_string(), h.to_string());
     /// # drop(v);
     /// ```
+    #[doc(alias("save", "write"))]
     pub fn dump(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         guard::internal(|| {
@@ -229,6 +230,7 @@ impl Heap {
     /// assert!(matches!(err, heapy::Error::NotASnapshot { .. }));
     /// assert!(err.to_string().contains("not a heapy snapshot"));
     /// ```
+    #[doc(alias("open", "read"))]
     pub fn load(path: impl AsRef<Path>) -> Result<Heap> {
         let path = path.as_ref();
         guard::internal(|| {

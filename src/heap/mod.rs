@@ -64,6 +64,8 @@ use partition::Partition;
 /// # drop(names);
 /// ```
 #[derive(Clone)]
+#[doc(alias("snapshot", "identity_set", "partition"))]
+#[non_exhaustive]
 pub struct Heap {
     objs: Arc<Vec<Obj>>,
     meta: Arc<Meta>,
@@ -163,6 +165,7 @@ impl Heap {
     /// assert_eq!(mark.heap().count(), 3);
     /// # drop(v);
     /// ```
+    #[doc(alias("len", "number_of_objects"))]
     pub fn count(&self) -> usize {
         self.objs.len()
     }
@@ -177,6 +180,7 @@ impl Heap {
     /// assert_eq!(mark.heap().size(), 100);
     /// # drop(v);
     /// ```
+    #[doc(alias("bytes", "total_size"))]
     pub fn size(&self) -> usize {
         self.objs.iter().map(|o| o.size).sum()
     }
@@ -263,6 +267,7 @@ impl Heap {
     /// assert_eq!(sizes, [2, 8]);
     /// # drop((a, b));
     /// ```
+    #[doc(alias("iter"))]
     pub fn objects(&self) -> impl ExactSizeIterator<Item = Object<'_>> + '_ {
         self.objs.iter().map(|obj| Object {
             obj,
@@ -304,6 +309,7 @@ impl Heap {
     /// let h = heapy::hpy().heap().by(heapy::By::Thread);
     /// assert!(h.to_string().contains("Thread"));
     /// ```
+    #[doc(alias("group_by", "view_by"))]
     pub fn by(&self, by: By) -> Heap {
         self.with_view(by)
     }
@@ -328,6 +334,7 @@ impl Heap {
     /// let h = heapy::hpy().heap().bysize().bykind();
     /// assert!(h.to_string().contains("Kind (type / call site)"));
     /// ```
+    #[doc(alias("by_kind", "by_type", "group_by"))]
     pub fn bykind(&self) -> Heap {
         self.with_view(By::Kind)
     }
@@ -343,6 +350,7 @@ impl Heap {
     /// assert!(text.starts_with("Set of 1 <Blob> objects. Total size = 64 bytes."));
     /// # drop(b);
     /// ```
+    #[doc(alias("by_id", "by_object", "each_object"))]
     pub fn byid(&self) -> Heap {
         self.with_view(By::Id)
     }
@@ -358,6 +366,7 @@ impl Heap {
     /// assert!(text.contains("     0      2 100        8 100         8 100         4"));
     /// # drop(v);
     /// ```
+    #[doc(alias("by_size"))]
     pub fn bysize(&self) -> Heap {
         self.with_view(By::Size)
     }
@@ -376,6 +385,7 @@ impl Heap {
     /// }).unwrap();
     /// assert!(t.join().unwrap().contains(" loader\n"));
     /// ```
+    #[doc(alias("by_thread"))]
     pub fn bythread(&self) -> Heap {
         self.with_view(By::Thread)
     }
@@ -399,6 +409,7 @@ impl Heap {
     /// assert!(text.contains("::make\n"), "{text}");
     /// # drop(v);
     /// ```
+    #[doc(alias("by_site", "byprod", "by_line", "call_site"))]
     pub fn bysite(&self) -> Heap {
         self.with_view(By::Site)
     }
@@ -427,6 +438,7 @@ impl Heap {
     /// # drop((big, small));
     /// ```
     #[track_caller]
+    #[doc(alias("index", "class"))]
     pub fn row(&self, i: usize) -> Heap {
         match self.try_row(i) {
             Ok(h) => h,
@@ -479,6 +491,7 @@ impl Heap {
     /// assert_eq!(rows, [("7", 1, 7), ("3", 2, 6)]);
     /// # drop(v);
     /// ```
+    #[doc(alias("table", "partition"))]
     pub fn rows(&self) -> impl ExactSizeIterator<Item = HeapRow<'_>> + '_ {
         let totals = self.totals();
         let mut cumulative = 0usize;
@@ -519,6 +532,7 @@ impl Heap {
     /// assert!(!h.more().more().to_string().contains("more rows"));
     /// # drop(v);
     /// ```
+    #[doc(alias("next_page"))]
     pub fn more(&self) -> Heap {
         let mut h = self.clone();
         h.start = (self.start + PAGE).min(self.partition().rows.len());
@@ -536,6 +550,7 @@ impl Heap {
     /// assert_eq!(text.lines().count(), 2 + 26);
     /// # drop(v);
     /// ```
+    #[doc(alias("all_rows"))]
     pub fn all(&self) -> Heap {
         let mut h = self.clone();
         h.all = true;
@@ -553,6 +568,7 @@ impl Heap {
     /// assert_eq!(h.theone().unwrap().address(), &*b as *const u32 as usize);
     /// # drop(b);
     /// ```
+    #[doc(alias("the_one", "single", "only"))]
     pub fn theone(&self) -> Result<Object<'_>> {
         match self.objs.as_slice() {
             [obj] => Ok(Object {

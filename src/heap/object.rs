@@ -28,6 +28,7 @@ pub(crate) struct Obj {
 /// assert_eq!(o.address(), &*b as *const _ as usize);
 /// ```
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct Object<'h> {
     pub(crate) obj: &'h Obj,
     pub(crate) meta: &'h Meta,
@@ -46,6 +47,7 @@ impl<'h> Object<'h> {
     /// assert_eq!(o.address(), &*b as *const u64 as usize);
     /// # drop(b);
     /// ```
+    #[doc(alias("addr", "ptr"))]
     pub fn address(&self) -> usize {
         self.obj.addr
     }
@@ -81,6 +83,7 @@ impl<'h> Object<'h> {
     /// # drop(c);
     /// # drop(b);
     /// ```
+    #[doc(alias("allocation_number"))]
     pub fn serial(&self) -> u64 {
         self.obj.serial
     }
@@ -113,6 +116,7 @@ impl<'h> Object<'h> {
     /// assert_eq!(o.kind(), "Cell");
     /// # drop(b);
     /// ```
+    #[doc(alias("type_name"))]
     pub fn kind(&self) -> &'h str {
         self.meta.kind(self.obj.ctx)
     }
@@ -135,6 +139,7 @@ impl<'h> Object<'h> {
     /// assert!(site.ends_with("::make"), "{site}");
     /// # drop(b);
     /// ```
+    #[doc(alias("call_site", "location"))]
     pub fn site(&self) -> &'h str {
         self.meta.site(self.obj.ctx)
     }

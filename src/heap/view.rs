@@ -27,6 +27,7 @@ use crate::ParseByError;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[doc(alias("view", "group_by", "classifier", "equivalence_relation"))]
 pub enum By {
     /// By kind: the tag, else the type or call site (the default).
     #[default]

@@ -127,6 +127,8 @@ fn sample(sink: &mut Sink) {
 /// assert!(t.peak().unwrap().mib >= 4.0);
 /// ```
 #[must_use = "the recorder stops when dropped"]
+#[doc(alias("mprof", "timeline"))]
+#[non_exhaustive]
 pub struct Recorder {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -144,6 +146,7 @@ impl Recorder {
     /// assert!(heapy::Recorder::start(dir.path().join("b.dat")).is_err());
     /// rec.stop().unwrap();
     /// ```
+    #[doc(alias("record", "mprof_run"))]
     pub fn start(path: impl AsRef<Path>) -> Result<Recorder> {
         Recorder::start_every(path, Duration::from_millis(100))
     }
