@@ -28,6 +28,11 @@
 //!   thread-scoped reference point ([`Mark`]), [`Hpy::stats`] the counters ([`Stats`]).
 //! * [`Heap`] prints as guppy's partition table and drills down: [`Heap::bykind`],
 //!   [`Heap::byid`], [`Heap::bysize`], [`Heap::bythread`], [`Heap::row`], [`Heap::theone`].
+//! * Every table gives its rows as data, so that programs and tests never parse printed
+//!   text: [`Heap::rows`] ([`HeapRow`]), [`Diff::rows`] ([`DiffRow`]), [`Cycles::rows`]
+//!   ([`CycleRow`]), [`Paths::rows`] ([`PathRow`]), [`Retained::rows`] ([`RetainedRow`]),
+//!   [`LineProfile::rows`] ([`LineRow`]). `count()` is always a number of objects,
+//!   `rows().len()` a number of rows.
 //! * Reference points: [`Hpy::setrelheap`] (process-wide, guppy's), [`Hpy::mark`] (this
 //!   thread; [`Mark::peak_bytes`], [`Mark::heap_all_threads`], [`Mark::enter`]).
 //! * [`Heap::diff`] gives guppy's A-B table ([`Diff`]); `&a - &b`, `&a & &b`, `&a | &b`,
