@@ -107,6 +107,7 @@ mod tests {
 
     #[test]
     fn a_path_without_a_file_name_is_an_error() {
-        assert!(write(Path::new("/"), b"x").is_err());
+        let err = write(Path::new("/"), b"x").unwrap_err();
+        assert!(matches!(err, Error::NotAFileName { ref path } if path == Path::new("/")));
     }
 }
