@@ -37,7 +37,7 @@ fn main() {
         let t0 = Instant::now();
         let h = heapy::hpy().heap();
         let t1 = Instant::now();
-        rows = black_box(h.rows());
+        rows = black_box(h.rows().len());
         let t2 = Instant::now();
         let text = h.to_string();
         let by_size = h.bysize().to_string();

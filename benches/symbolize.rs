@@ -87,8 +87,8 @@ fn main() {
     };
     let (h, cold) = time();
     let boxes = h.filter(|o| o.size() == 16);
-    let sites = boxes.bysite().rows();
-    let kinds = boxes.bykind().rows();
+    let sites = boxes.bysite().rows().len();
+    let kinds = boxes.bykind().rows().len();
     println!(
         "heapy symbolize benchmark: {} objects from {new_stacks} new stacks ({sites} sites, {kinds} kind), {reps} repetitions",
         boxes.count(),

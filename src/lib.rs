@@ -28,6 +28,11 @@
 //!   thread-scoped reference point ([`Mark`]), [`Hpy::stats`] the counters ([`Stats`]).
 //! * [`Heap`] prints as guppy's partition table and drills down: [`Heap::bykind`],
 //!   [`Heap::byid`], [`Heap::bysize`], [`Heap::bythread`], [`Heap::row`], [`Heap::theone`].
+//! * Every table gives its rows as data, so that programs and tests never parse printed
+//!   text: [`Heap::rows`] ([`HeapRow`]), [`Diff::rows`] ([`DiffRow`]), [`Cycles::rows`]
+//!   ([`CycleRow`]), [`Paths::rows`] ([`PathRow`]), [`Retained::rows`] ([`RetainedRow`]),
+//!   [`LineProfile::rows`] ([`LineRow`]). `count()` is always a number of objects,
+//!   `rows().len()` a number of rows.
 //! * Reference points: [`Hpy::setrelheap`] (process-wide, guppy's), [`Hpy::mark`] (this
 //!   thread; [`Mark::peak_bytes`], [`Mark::heap_all_threads`], [`Mark::enter`]).
 //! * [`Heap::diff`] gives guppy's A-B table ([`Diff`]); `&a - &b`, `&a & &b`, `&a | &b`,
@@ -42,7 +47,7 @@
 //!   [`Heap::domisize`] and [`Heap::retained`] (dominator tree), and a leak report at exit
 //!   ([`Census::report_leaks_at_exit`], `HEAPY_LEAKS=report`).
 //! * Profiles: [`macro@profile`] (memory_profiler's line table), [`Recorder`] (mprof
-//!   timelines, `HEAPY_MPROF`), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
+//!   timelines, `HEAPY_MPROF`, read back and plotted by [`mprof::Timeline`]), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
 //!   [`Heap::dhat`] (DHAT's viewer) and `Heap::pprof` (pprof), and the `heapy mprof`
 //!   commands.
 //!
@@ -73,17 +78,35 @@ mod stack;
 mod sys;
 
 pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
-pub use error::{Error, Result};
+pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
-pub use export::{Func, Sample, Timeline};
-pub use graph::{Cycles, Paths, Retained};
+pub use graph::{CycleRow, Cycles, PathRow, Paths, Reference, Retained, RetainedRow};
 pub use heap::{
-    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, Hpy, Mark, MarkGuard, Object,
-    Traceback,
+    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, HeapRow, Hpy, Mark,
+    MarkGuard, Object, Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
 pub use stack::{set_sample_seed, Frame, Stacks};
+
+/// memory_profiler's `mprof` timelines: memory over time as `.dat` files, written by
+/// [`Recorder`], `HEAPY_MPROF` and `heapy mprof run`, read back and plotted here.
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// use heapy::mprof::{Sample, Timeline};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("run.dat");
+/// std::fs::write(&path, "MEM 1.5 100.0\nMEM 4.0 100.1\nFUNC demo::load 1.5 100.0 4.0 100.1 0\n").unwrap();
+/// let t = Timeline::load(&path).unwrap();
+/// assert_eq!(t.peak(), Some(Sample::new(100.1, 4.0)));
+/// assert_eq!(t.funcs()[0].name, "demo::load");
+/// ```
+pub mod mprof {
+    pub use crate::export::{Func, Sample, Timeline};
+}
 
 /// Prints memory_profiler's line-by-line table for a function each time it returns.
 ///
@@ -137,7 +160,7 @@ pub use stack::{set_sample_seed, Frame, Stacks};
 ///
 /// assert_eq!(build(), 3);
 /// let p = heapy::LineProfile::last().unwrap();
-/// let push = p.rows().iter().find(|r| r.text().trim() == "v.push(i);").unwrap();
+/// let push = p.rows().find(|r| r.text().trim() == "v.push(i);").unwrap();
 /// assert_eq!(push.occurrences(), 3);
 /// assert_eq!(push.increment_bytes(), Some(4 * 8)); // the first push allocates room for 4
 /// print!("{p}");

@@ -213,7 +213,9 @@ fn theone_and_rows() {
     let big = heapy::with_kind("Big", || vec![0u8; 300]);
     let small: Vec<Box<u8>> = heapy::with_kind("Small", || (0..5).map(Box::new).collect());
     let h = mark.heap();
-    assert_eq!(h.rows(), 2);
+    let rows: Vec<(&str, usize, usize)> =
+        h.rows().map(|r| (r.label(), r.count(), r.size())).collect();
+    assert_eq!(rows, [("Big", 1, 300), ("Small", 6, 5 + 5 * 8)]);
     let r0 = h.row(0);
     assert_eq!((r0.count(), r0.size()), (1, 300));
     assert_eq!(r0.theone().unwrap().address(), big.as_ptr() as usize);
@@ -227,6 +229,11 @@ fn theone_and_rows() {
         h.try_row(2),
         Err(heapy::Error::NoSuchRow { index: 2, rows: 2 })
     ));
+    let past = std::panic::catch_unwind(|| h.row(2)).unwrap_err();
+    assert_eq!(
+        past.downcast_ref::<String>().map(String::as_str),
+        Some("row 2 does not exist: the partition has 2 rows")
+    );
     drop((big, small));
 }
 

@@ -47,7 +47,6 @@ fn diff_prints_guppys_layout() {
     assert!((d.pct_of_b() - 5906.0 * 100.0 / 108790.0).abs() < 1e-12);
     let rows: Vec<(&str, i64, i64, i64)> = d
         .rows()
-        .iter()
         .map(|r| (r.label(), r.count(), r.size(), r.cumulative()))
         .collect();
     assert_eq!(
@@ -71,11 +70,7 @@ fn shrinking_rows_are_negative_and_sorted_by_absolute_size() {
     held.drain(..4); // the four Gone blocks
     blocks("New", 3, 100, &mut held);
     let d = mark.heap().diff(&b);
-    let rows: Vec<(&str, i64, i64)> = d
-        .rows()
-        .iter()
-        .map(|r| (r.label(), r.count(), r.size()))
-        .collect();
+    let rows: Vec<(&str, i64, i64)> = d.rows().map(|r| (r.label(), r.count(), r.size())).collect();
     assert_eq!(rows, [("Gone", -4, -1000), ("New", 3, 300)]);
     assert_eq!((d.count(), d.size()), (-1, -700));
     let text = d.to_string();
@@ -97,11 +92,7 @@ fn diff_groups_by_the_view_of_a() {
 
     let d = a.bysize().diff(&b);
     assert_eq!(d.view(), Some(heapy::By::Size));
-    let rows: Vec<(&str, i64, i64)> = d
-        .rows()
-        .iter()
-        .map(|r| (r.label(), r.count(), r.size()))
-        .collect();
+    let rows: Vec<(&str, i64, i64)> = d.rows().map(|r| (r.label(), r.count(), r.size())).collect();
     assert_eq!(rows, [("8", 3, 24), ("5", 1, 5)]);
     let text = d.to_string();
     assert!(text.contains("Differences by individual size, largest absolute size diffs first."));
@@ -110,13 +101,10 @@ fn diff_groups_by_the_view_of_a() {
     let d = a.bythread().diff(&b);
     let me = thread::current().name().unwrap_or_default().to_string();
     assert_eq!(d.rows().len(), 1);
-    assert_eq!((d.rows()[0].count(), d.rows()[0].size()), (4, 29));
+    let row = d.get(0).unwrap();
+    assert_eq!((row.count(), row.size()), (4, 29));
     // The census keeps a thread's name as the OS does (at most 15 bytes).
-    assert!(
-        me.starts_with(d.rows()[0].label()),
-        "{me} / {}",
-        d.rows()[0].label()
-    );
+    assert!(me.starts_with(row.label()), "{me} / {}", row.label());
     drop(held);
 }
 
@@ -132,13 +120,14 @@ fn empty_b_and_many_rows() {
     assert_eq!((d.count(), d.size()), (13, 91));
     let text = d.to_string();
     assert!(text.contains("  A-B      13       91  =       inf % of B\n"));
+    assert_eq!(d.rows().len(), 13);
     assert_eq!(text.lines().count(), 8 + 10 + 1);
     assert!(text.ends_with("<3 more rows. Type e.g. '.all()' to view.>\n"));
     assert_eq!(d.all().to_string().lines().count(), 8 + 13);
     // No change: no rows.
     let h = mark.heap();
     let same = h.diff(&h);
-    assert!(same.rows().is_empty());
+    assert_eq!(same.rows().len(), 0);
     assert!(same
         .to_string()
         .contains("  A-B       0        0  =      0.00 % of B\n"));

@@ -84,9 +84,9 @@ fn scans_while_threads_mutate_and_free() {
         let _ = h.referrers().count();
         let _ = h.referents().count();
         if i % 2 == 0 {
-            let _ = h.retained().len();
+            let _ = h.retained().count();
             let _ = h.dominos().count();
-            let _ = h.sp().len();
+            let _ = h.sp().rows().len();
         }
     }
     stop.store(true, Ordering::Relaxed);

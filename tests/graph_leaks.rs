@@ -144,17 +144,24 @@ fn unreachable_objects_are_exactly_the_leaks() {
 
     // The cycle, with its kinds; the forgotten box is no cycle.
     let cycles = u.cycles();
-    assert_eq!(cycles.len(), 1, "{cycles}");
+    assert_eq!(cycles.rows().len(), 1, "{cycles}");
+    assert_eq!((cycles.count(), cycles.size()), (3, 3 * RC_NODE));
     let c = cycles.get(0).unwrap();
     assert_eq!((c.count(), c.size()), (3, 3 * RC_NODE));
-    assert!(c.objects().all(|o| o.kind() == "DroppedCycle"));
+    assert!(c.heap().objects().all(|o| o.kind() == "DroppedCycle"));
+    // A ring of three: each member points to the next, inside the ring.
+    let members: Vec<usize> = c.heap().objects().map(|o| o.address()).collect();
+    assert!(c.references().len() >= 3, "{cycles}");
+    assert!(c
+        .references()
+        .all(|r| members.contains(&r.from()) && members.contains(&r.to())));
     let text = cycles.to_string();
     assert!(text.starts_with("1 reference cycles, 3 objects,"), "{text}");
     assert_eq!(text.matches(" DroppedCycle").count(), 3, "{text}");
 
     // The reachable cycle is a cycle too, but not a leak.
     let held = heapy::hpy().heap().filter(|o| o.kind() == "LiveCycle");
-    assert_eq!(held.cycles().len(), 1);
+    assert_eq!(held.cycles().rows().len(), 1);
     assert_eq!(held.cycles().get(0).unwrap().count(), 2);
 
     // What a leak retains: the whole ring, whichever member is asked about.

@@ -9,17 +9,12 @@ use std::hint::black_box;
 use std::mem::{offset_of, size_of};
 use std::rc::Rc;
 
-/// (count, label) of each row of a printed partition.
-fn rows(table: &str) -> Vec<(usize, String)> {
-    table
-        .lines()
-        .skip(2)
-        .filter(|l| !l.starts_with('<'))
-        .map(|l| {
-            let count = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-            (count, l.get(45..).unwrap_or("").to_string())
-        })
-        .collect()
+/// Objects in the rows of `h` whose label (a comma-separated list) names `want`.
+fn count_labelled(h: &heapy::Heap, want: &str) -> usize {
+    h.rows()
+        .filter(|r| r.label().split(", ").any(|k| k == want))
+        .map(|r| r.count())
+        .sum()
 }
 
 /// Addresses are kept masked in the tests' own frames: a plain address in a local would be
@@ -84,28 +79,14 @@ fn linked_list() {
     }
     // byrcs: every node but the head is referred to by a ListNode; the head by the stack.
     // (A stale word on this test's stack may add `<root>` to a few labels: conservative.)
-    let rcs = h.byrcs().all().to_string();
-    let rrows = rows(&rcs);
-    let count = |want: &str| -> usize {
-        rrows
-            .iter()
-            .filter(|(_, l)| l.split(", ").any(|k| k == want))
-            .map(|(c, _)| c)
-            .sum()
-    };
-    assert_eq!(count("ListNode"), N - 1, "{rcs}");
-    assert!(count("<root>") >= 1, "{rcs}");
-    assert_eq!(rrows.iter().map(|r| r.0).sum::<usize>(), N);
+    let rcs = h.byrcs();
+    assert_eq!(count_labelled(&rcs, "ListNode"), N - 1, "{}", rcs.all());
+    assert!(count_labelled(&rcs, "<root>") >= 1, "{}", rcs.all());
+    assert_eq!(rcs.rows().map(|r| r.count()).sum::<usize>(), N);
     // byvia: the `next` field's offset.
-    let via = h.byvia().all().to_string();
+    let via = h.byvia();
     let next = format!("+{off:#x}");
-    let vrows = rows(&via);
-    let via_next: usize = vrows
-        .iter()
-        .filter(|(_, l)| l.split(", ").any(|k| k == next))
-        .map(|(c, _)| c)
-        .sum();
-    assert_eq!(via_next, N - 1, "{via}");
+    assert_eq!(count_labelled(&via, &next), N - 1, "{}", via.all());
     // Retained size: the head holds the whole list; each node holds its tail.
     // (This test's own frame walked the list: a stale copy of a node's address left there is
     // a root to a conservative scan, so a node's share can only be smaller than exact.)
@@ -116,18 +97,22 @@ fn linked_list() {
     let tail5 = one(addrs(N - 5)).domisize();
     assert!(tail5 <= 5 * size_of::<L>() && tail5 >= size_of::<L>());
     let r = h.retained();
-    let (top, bytes) = r.get(0).unwrap();
-    assert!(h.objects().any(|o| o.address() == top.address()));
+    let top = r.get(0).unwrap();
+    assert!(h.objects().any(|o| o.address() == top.object().address()));
+    let bytes = top.retained();
     assert!(bytes <= N * size_of::<L>() && bytes >= size_of::<L>());
-    assert_eq!(r.get(N - 1).unwrap().1, size_of::<L>());
+    assert_eq!(r.get(N - 1).unwrap().retained(), size_of::<L>());
     // The path to the tail goes through every node.
     let sp = one(addrs(N - 1)).sp();
     let path = sp.get(0).unwrap();
+    assert_eq!(path.address(), addrs(N - 1));
     // Through the list, unless a stale copy of a node's address offers a shortcut.
-    let hops = path.matches(&format!(" +{off:#x} -> ListNode")).count();
-    assert!(hops < N && path.ends_with("-> ListNode"), "{path}");
+    let depth = path.depth().expect("the tail is reachable");
+    assert!((1..=N).contains(&depth), "{path}");
+    assert!(path.text().ends_with("-> ListNode"), "{path}");
+    let root = path.root().unwrap();
     assert!(
-        path.starts_with("stack of thread linked_list") || path.starts_with("register"),
+        root.starts_with("stack of thread linked_list") || root.starts_with("register"),
         "{path}"
     );
     assert!(h.cycles().is_empty());
@@ -199,23 +184,20 @@ fn binary_tree() {
     // The retained view: the root first. A stale word on this thread's stack pointing into
     // the tree (the scan is conservative) can only take nodes out of the root's share.
     let r = h.retained();
-    let (top, bytes) = r.get(0).unwrap();
-    assert_eq!(top.address(), masked(&root) ^ MASK, "{r}");
+    let top = r.get(0).unwrap();
+    assert_eq!(top.object().address(), masked(&root) ^ MASK, "{r}");
+    let bytes = top.retained();
     assert!(
         bytes <= n * size_of::<T>() && bytes > 31 * size_of::<T>(),
         "{r}"
     );
-    assert!(r.get(1).unwrap().1 <= 31 * size_of::<T>());
+    assert!(r.get(1).unwrap().retained() <= 31 * size_of::<T>());
     // Both children fields: two offsets in byvia.
-    let via = h.byvia().to_string();
-    assert!(
-        via.contains(&format!(" +{:#x}\n", offset_of!(T, l))),
-        "{via}"
-    );
-    assert!(
-        via.contains(&format!(" +{:#x}\n", offset_of!(T, r))),
-        "{via}"
-    );
+    let via = h.byvia();
+    for field in [offset_of!(T, l), offset_of!(T, r)] {
+        let label = format!("+{field:#x}");
+        assert!(count_labelled(&via, &label) >= 1, "{via}");
+    }
     assert!(h.cycles().is_empty());
     black_box(&root);
 }
@@ -237,8 +219,11 @@ fn shared_object_lists_every_referrer_kind() {
     let (a, b) = owners();
     let h = heapy::hpy().heap().filter(|o| o.kind() == "Shared");
     assert_eq!(h.count(), 1);
-    let text = h.byrcs().to_string();
-    assert!(text.contains(" OwnerA, OwnerB\n"), "{text}");
+    // One row, whose referrers include both owners (a stale word may add more: conservative).
+    let rcs = h.byrcs();
+    let row = rcs.rows().next().unwrap();
+    let kinds: Vec<&str> = row.label().split(", ").collect();
+    assert!(kinds.ends_with(&["OwnerA", "OwnerB"]), "{rcs}");
     let owners = h.referrers().filter(|o| o.kind().starts_with("Owner"));
     let mut kinds: Vec<&str> = owners.objects().map(|o| o.kind()).collect();
     kinds.sort();

@@ -3,6 +3,8 @@
 //! `child_*` test, with the environment variable set or not, asking for the report in code
 //! or not) and reads what the child printed on standard error when it exited.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -128,16 +130,12 @@ fn run_child_asking(value: Option<&str>, in_code: bool) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
-/// The (count, size) of the row of `kind` in the report's partition table
-/// (`Index Count % Size % Cumulative % Kind`).
+/// The (count, size) of the row of `kind` in the report's partition table.
 fn row_of(report: &str, kind: &str) -> Option<(usize, usize)> {
-    report.lines().find_map(|l| {
-        let cols: Vec<&str> = l.split_whitespace().collect();
-        if cols.len() != 8 || cols[7] != kind {
-            return None;
-        }
-        Some((cols[1].parse().ok()?, cols[3].parse().ok()?))
-    })
+    common::printed_rows(report)
+        .into_iter()
+        .find(|r| r.label == kind)
+        .map(|r| (r.count, r.size))
 }
 
 #[test]

@@ -3,22 +3,19 @@
 //! the unwinder, symbols carry no generic arguments, and every kind falls back to the call
 //! site: the function that allocated. One build (a few minutes on CI, once).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Rows of a printed partition table: label → (count, size).
+/// Rows of a partition table the example printed: label → (count, size).
 fn rows(table: &str) -> BTreeMap<String, (usize, usize)> {
     let mut out = BTreeMap::new();
-    for line in table.lines().skip(2) {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.len() < 8 || cols[0].parse::<usize>().is_err() {
-            break;
-        }
-        let label = cols[7..].join(" ");
-        let e = out.entry(label).or_insert((0, 0));
-        e.0 += cols[1].parse::<usize>().unwrap();
-        e.1 += cols[3].parse::<usize>().unwrap();
+    for r in common::printed_rows(table) {
+        let e = out.entry(r.label).or_insert((0, 0));
+        e.0 += r.count;
+        e.1 += r.size;
     }
     out
 }

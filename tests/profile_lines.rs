@@ -30,7 +30,6 @@ fn line_table_has_exact_increments() {
     println!("{text}");
     let row = |needle: &str| {
         p.rows()
-            .iter()
             .find(|r| r.text().trim() == needle)
             .unwrap_or_else(|| panic!("no row {needle:?} in\n{text}"))
             .clone()
@@ -83,7 +82,7 @@ fn line_table_has_exact_increments() {
         assert_eq!(row(blank).occurrences(), 0, "{blank:?}");
     }
     // Increments add up to the heap after the last line.
-    let sum: i64 = p.rows().iter().filter_map(|r| r.increment_bytes()).sum();
+    let sum: i64 = p.rows().filter_map(|r| r.increment_bytes()).sum();
     assert_eq!(sum, 68);
 
     // memory_profiler's layout, with precision 5.

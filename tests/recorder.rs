@@ -40,7 +40,7 @@ fn timeline_with_func_brackets_reads_back() {
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(rec.stop().unwrap(), path);
 
-    let t = heapy::Timeline::load(&path).unwrap();
+    let t = heapy::mprof::Timeline::load(&path).unwrap();
     let exe = std::env::args().next().unwrap();
     assert!(t.cmdline().unwrap().starts_with(&exe));
     assert!(t.mem().len() >= 5, "{} samples", t.mem().len());
@@ -87,7 +87,7 @@ fn a_short_peak_between_samples_is_not_missed() {
     drop(spike);
     std::thread::sleep(Duration::from_millis(400));
     rec.stop().unwrap();
-    let t = heapy::Timeline::load(&path).unwrap();
+    let t = heapy::mprof::Timeline::load(&path).unwrap();
     let peak = t.peak().unwrap().mib - before;
     assert!(
         (15.99..16.5).contains(&peak),
@@ -107,7 +107,7 @@ fn plots_svg_and_png() {
     std::thread::sleep(Duration::from_millis(20));
     drop(v);
     rec.stop().unwrap();
-    let t = heapy::Timeline::load(&path).unwrap();
+    let t = heapy::mprof::Timeline::load(&path).unwrap();
 
     let svg_path = dir.path().join("plot.svg");
     t.plot(&svg_path).unwrap();
@@ -169,7 +169,7 @@ fn heapy_mprof_env_starts_a_recorder() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let t = heapy::Timeline::load(&path).unwrap();
+    let t = heapy::mprof::Timeline::load(&path).unwrap();
     assert!(t.cmdline().unwrap().contains("env_child"));
     assert!(t.mem().len() >= 2);
     let peak = t.peak().unwrap().mib;
@@ -203,7 +203,7 @@ fn a_bad_interval_is_named_and_the_default_used() {
         );
         // Recorded at the default interval: about 5 samples in the child's 0.5 s plus the
         // last (not the 50 of a 0.01 s interval).
-        let n = heapy::Timeline::load(&path).unwrap().mem().len();
+        let n = heapy::mprof::Timeline::load(&path).unwrap().mem().len();
         assert!((2..=12).contains(&n), "{bad}: {n} samples");
     }
 }

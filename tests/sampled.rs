@@ -59,14 +59,14 @@ fn estimates_are_within_ten_percent_of_the_truth() {
             // classes (each within a byte per row of the heap's own estimate), and it says so.
             let empty = h.filter(|_| false);
             let d = h.diff(&empty);
-            let rows = h.rows() as f64;
+            let rows = h.rows().len() as f64;
             assert!(
                 (d.a_size() as f64 - h.estimated_size()).abs() <= rows,
                 "{} vs {}",
                 d.a_size(),
                 h.estimated_size()
             );
-            assert_eq!(d.size(), d.rows().iter().map(|r| r.size()).sum::<i64>());
+            assert_eq!(d.size(), d.rows().map(|r| r.size()).sum::<i64>());
             assert!(d
                 .to_string()
                 .contains("Figures are estimates from byte-sampled heaps"));

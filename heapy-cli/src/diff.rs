@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use heapy::{By, Heap, Result};
+use heapy::{By, Heap};
+
+use crate::error::Result;
 
 #[derive(Args, Debug)]
 pub(crate) struct DiffArgs {

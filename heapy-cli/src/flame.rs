@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{CliError, Result};
 use clap::Args;
-use heapy::{Error, Result};
 
 #[derive(Args, Debug)]
 pub(crate) struct FlameArgs {
@@ -21,13 +21,13 @@ pub(crate) struct FlameArgs {
 /// Reads `path` as folded stacks, or as a heapy snapshot (JSON, read with `Heap::load`)
 /// folded by `Heap::folded`. The one place that knows the input formats.
 fn load_folded(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| CliError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::Format {
+    let text = String::from_utf8(bytes).map_err(|_| CliError::Format {
         path: path.to_path_buf(),
-        problem: "not folded stacks or a heapy snapshot (not text)".into(),
+        problem: "not folded stacks or a heapy snapshot (not text)",
     })?;
     if text.trim_start().starts_with('{') {
         return Ok(heapy::Heap::load(path)?.folded());

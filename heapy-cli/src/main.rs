@@ -4,6 +4,7 @@
 //! line in [`run`].
 
 mod diff;
+mod error;
 mod flame;
 mod mprof;
 mod mprof_files;
@@ -35,7 +36,7 @@ enum Command {
     Diff(diff::DiffArgs),
 }
 
-fn run(cli: Cli) -> heapy::Result<i32> {
+fn run(cli: Cli) -> error::Result<i32> {
     match cli.command {
         Command::Mprof(m) => mprof::run(m),
         Command::Flame(f) => flame::run(f).map(|()| 0),

@@ -20,7 +20,7 @@ pub(crate) enum Mprof {
 }
 
 /// Runs an mprof subcommand; returns the process exit code.
-pub(crate) fn run(m: Mprof) -> heapy::Result<i32> {
+pub(crate) fn run(m: Mprof) -> crate::error::Result<i32> {
     match m {
         Mprof::Run(a) => mprof_run::run(a),
         Mprof::Plot(a) => mprof_plot::run(a).map(|()| 0),

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use heapy::{Error, Result, Timeline};
+use heapy::mprof::Timeline;
+
+use crate::error::{CliError, Result};
 
 /// The name `mprof run` gives a recording started at unix time `unix` (UTC):
 /// `mprofile_YYYYmmddHHMMSS.dat`.
@@ -39,7 +41,7 @@ fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
 
 /// The recordings in `dir`, oldest first (their names sort by time).
 pub(crate) fn recordings(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -58,9 +60,9 @@ pub(crate) fn recordings(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// The latest recording here, or an error saying there is none.
 pub(crate) fn latest() -> Result<PathBuf> {
-    recordings(Path::new("."))?.pop().ok_or_else(|| {
-        Error::Usage("no mprofile_*.dat file here: record one with `heapy mprof run -- <cmd>` or name a file".into())
-    })
+    recordings(Path::new("."))?
+        .pop()
+        .ok_or(CliError::NoRecording)
 }
 
 /// `heapy mprof list`: index, file, samples, peak and command of each recording.
@@ -95,9 +97,9 @@ pub(crate) fn peak(a: PeakArgs) -> Result<()> {
     };
     for f in files {
         let t = Timeline::load(&f)?;
-        let peak = t.peak().ok_or_else(|| Error::Format {
+        let peak = t.peak().ok_or_else(|| CliError::Format {
             path: f.clone(),
-            problem: "no MEM samples, so no peak".into(),
+            problem: "no MEM samples, so no peak",
         })?;
         println!("{}\t{:.3} MiB", f.display(), peak.mib);
     }
@@ -107,7 +109,7 @@ pub(crate) fn peak(a: PeakArgs) -> Result<()> {
 /// `heapy mprof clean`: removes every mprofile_*.dat here.
 pub(crate) fn clean() -> Result<()> {
     for p in recordings(Path::new("."))? {
-        std::fs::remove_file(&p).map_err(|source| Error::Io {
+        std::fs::remove_file(&p).map_err(|source| CliError::Io {
             path: p.clone(),
             source,
         })?;

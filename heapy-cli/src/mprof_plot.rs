@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use heapy::{Result, Timeline};
+use heapy::mprof::Timeline;
+
+use crate::error::Result;
 
 use crate::mprof_files;
 

@@ -12,8 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use heapy::{Error, Result, Timeline};
+use heapy::mprof::Timeline;
 
+use crate::error::{CliError, Result};
 use crate::{mprof_files, proc};
 
 #[derive(Args, Debug)]
@@ -48,12 +49,7 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
     const LONGEST: Duration = Duration::from_secs(24 * 3600);
     let interval = match Duration::try_from_secs_f64(a.interval) {
         Ok(d) if !d.is_zero() && d <= LONGEST => d,
-        _ => {
-            return Err(Error::Usage(format!(
-                "--interval must be a positive number of seconds up to a day (86400), not {}",
-                a.interval
-            )))
-        }
+        _ => return Err(CliError::Interval(a.interval)),
     };
     let out = a
         .output
@@ -67,7 +63,7 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
         .env("HEAPY_MPROF", &inner)
         .env("HEAPY_MPROF_INTERVAL", a.interval.to_string())
         .spawn()
-        .map_err(|source| Error::Io {
+        .map_err(|source| CliError::Io {
             path: PathBuf::from(program),
             source,
         })?;
@@ -97,7 +93,7 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
             Ok(Some(status)) => break status,
             Ok(None) => {}
             Err(source) => {
-                return Err(Error::Io {
+                return Err(CliError::Io {
                     path: PathBuf::from(program),
                     source,
                 })
@@ -156,7 +152,7 @@ fn write_recording(out: &Path, text: &str) -> Result<()> {
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    written.map_err(|source| Error::Io {
+    written.map_err(|source| CliError::Io {
         path: out.to_path_buf(),
         source,
     })

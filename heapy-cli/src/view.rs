@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use heapy::{By, Heap, Result};
+use heapy::{By, Heap};
+
+use crate::error::Result;
 
 /// Parses a view name for clap (the message lists the views this build knows).
 pub(crate) fn parse_by(s: &str) -> std::result::Result<By, String> {

@@ -56,7 +56,7 @@ fn run_records_the_exact_heap_of_a_heapy_program() {
         "{}",
         stderr(&o)
     );
-    let t = heapy::Timeline::load(dir.path().join("heap.dat")).unwrap();
+    let t = heapy::mprof::Timeline::load(dir.path().join("heap.dat")).unwrap();
     assert_eq!(
         t.cmdline().unwrap(),
         format!("{exe} --exact mprof_child --test-threads=1")
@@ -97,7 +97,7 @@ fn run_records_rss_of_other_programs_and_children() {
         .collect::<Vec<_>>();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with("mprofile_") && files[0].ends_with(".dat"));
-    let t = heapy::Timeline::load(dir.path().join(&files[0])).unwrap();
+    let t = heapy::mprof::Timeline::load(dir.path().join(&files[0])).unwrap();
     assert_eq!(t.cmdline(), Some("sh -c sleep 0.3; echo done"));
     assert!(t.mem().len() >= 5);
     assert!(t.mem().iter().all(|s| s.mib > 0.0), "RSS is never 0");

@@ -36,6 +36,8 @@ use crate::stack::Stacks;
 /// untouched), and each live object a 24-byte record in heapy's registry, which lives in
 /// pages taken from the kernel, outside the heap being counted. The allocator path never
 /// panics, never recurses into itself and takes no global lock.
+#[doc(alias("allocator", "global_allocator"))]
+#[non_exhaustive]
 pub struct Census<A = System> {
     inner: A,
     /// Print the unreachable objects at process exit (see `report_leaks_at_exit`).
@@ -99,6 +101,7 @@ impl<A> Census<A> {
     /// # drop(v);
     /// // At exit, on stderr: "heapy: no unreachable objects at exit." or the leaks.
     /// ```
+    #[doc(alias("leak_check", "exit_report"))]
     pub const fn report_leaks_at_exit(mut self) -> Self {
         self.report_leaks = true;
         self
@@ -121,6 +124,7 @@ impl<A> Census<A> {
     /// println!("{}", h.bysite()); // the line above that made the Vec
     /// # drop(v);
     /// ```
+    #[doc(alias("backtraces", "capture"))]
     pub const fn stacks(mut self, stacks: Stacks) -> Self {
         self.stacks = stacks;
         self

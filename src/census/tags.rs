@@ -113,6 +113,7 @@ pub(crate) fn current() -> u32 {
 /// drop(names);
 /// ```
 #[must_use = "the kind applies only while the guard lives"]
+#[non_exhaustive]
 pub struct KindGuard {
     prev: u32,
     _not_send: PhantomData<*const ()>,
@@ -144,6 +145,7 @@ impl core::fmt::Debug for KindGuard {
 /// assert_eq!(h.filter(|o| o.kind() == "Person").size(), 40);
 /// # drop(b);
 /// ```
+#[doc(alias("tag", "label"))]
 pub fn kind(name: &str) -> KindGuard {
     let id = intern(name);
     let prev = CURRENT.try_with(|c| c.replace(id)).unwrap_or(0);
@@ -165,6 +167,7 @@ pub fn kind(name: &str) -> KindGuard {
 /// assert_eq!((h.count(), h.size()), (1, 80));
 /// # drop(v);
 /// ```
+#[doc(alias("tag", "label"))]
 pub fn with_kind<R>(name: &str, f: impl FnOnce() -> R) -> R {
     let _g = kind(name);
     f()

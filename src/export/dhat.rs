@@ -68,6 +68,11 @@ impl Heap {
     /// # drop(v);
     /// ```
     pub fn dhat_json(&self) -> String {
+        self.dhat_encoded().unwrap_or_default()
+    }
+
+    /// [`Heap::dhat_json`], or the encoder's error.
+    fn dhat_encoded(&self) -> Result<String> {
         guard::internal(|| {
             let meta = self.meta();
             // (bytes, blocks) per context; scaled estimates for a sampled heap.
@@ -135,7 +140,10 @@ impl Heap {
                 pps,
                 ftbl,
             };
-            serde_json::to_string_pretty(&json).unwrap_or_default()
+            serde_json::to_string_pretty(&json).map_err(|e| Error::Encode {
+                what: "DHAT JSON",
+                source: e.into(),
+            })
         })
     }
 
@@ -152,10 +160,7 @@ impl Heap {
     /// assert!(heapy::hpy().heap().dhat(dir.path().join("no/such/dir/x.json")).is_err());
     /// ```
     pub fn dhat(&self, path: impl AsRef<Path>) -> Result<()> {
-        let json = self.dhat_json();
-        if json.is_empty() {
-            return Err(Error::Usage("the DHAT JSON could not be built".into()));
-        }
+        let json = self.dhat_encoded()?;
         guard::internal(|| atomic::write(path.as_ref(), json.as_bytes()))
     }
 }

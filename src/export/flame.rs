@@ -24,6 +24,7 @@ use crate::{Error, Result};
 /// // Text that is not folded stacks is refused.
 /// assert!(heapy::flamegraph("not folded\n", "x", &path).is_err());
 /// ```
+#[doc(alias("flame_graph"))]
 pub fn flamegraph(folded: &str, title: &str, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let svg = guard::internal(|| svg(folded, title, path))?;
@@ -115,6 +116,7 @@ impl Heap {
     /// assert!(svg.contains("<title>Blob (4,096 bytes, "));
     /// # drop(v);
     /// ```
+    #[doc(alias("flame_graph"))]
     pub fn flamegraph(&self, path: impl AsRef<Path>) -> Result<()> {
         let title = format!(
             "Live heap: {} objects, {} bytes{}",

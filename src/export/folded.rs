@@ -51,6 +51,7 @@ impl Heap {
     /// assert!(folded.ends_with("::{closure#0}::{closure#0};Buffer 128\n"), "{folded}");
     /// # drop((a, b));
     /// ```
+    #[doc(alias("folded_stacks", "collapsed_stacks"))]
     pub fn folded(&self) -> String {
         guard::internal(|| {
             let meta = self.meta();

@@ -44,15 +44,28 @@ pub(crate) fn cmdline_line(cmd: &str) -> String {
 /// One point of a timeline: memory in MiB at a unix time in seconds.
 ///
 /// ```
-/// let s = heapy::Sample { time: 1.5, mib: 2.0 };
-/// assert_eq!(s.mib * 1024.0, 2048.0);
+/// let s = heapy::mprof::Sample::new(1.5, 2.0);
+/// assert_eq!((s.time, s.mib * 1024.0), (1.5, 2048.0));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Unix time, in seconds.
     pub time: f64,
     /// Memory, in MiB.
     pub mib: f64,
+}
+
+impl Sample {
+    /// A sample of `mib` MiB at unix time `time` (seconds).
+    ///
+    /// ```
+    /// let s = heapy::mprof::Sample::new(100.0, 0.5);
+    /// assert_eq!(s.mib, 0.5);
+    /// ```
+    pub fn new(time: f64, mib: f64) -> Sample {
+        Sample { time, mib }
+    }
 }
 
 /// One call of a profiled function on a timeline (an mprof `FUNC` line).
@@ -63,7 +76,7 @@ pub struct Sample {
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("t.dat");
 /// std::fs::write(&path, "FUNC demo::load 1.0 100.0 3.0 101.5 0\n").unwrap();
-/// let t = heapy::Timeline::load(&path).unwrap();
+/// let t = heapy::mprof::Timeline::load(&path).unwrap();
 /// let f = &t.funcs()[0];
 /// assert_eq!((f.name.as_str(), f.level), ("demo::load", 0));
 /// assert_eq!((f.start.mib, f.end.time), (1.0, 101.5));
@@ -90,12 +103,13 @@ pub struct Func {
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("run.dat");
 /// std::fs::write(&path, "CMDLINE demo --big\nMEM 1.5 100.0\nMEM 4.0 100.1\nMEM 2.0 100.2\n").unwrap();
-/// let t = heapy::Timeline::load(&path).unwrap();
+/// let t = heapy::mprof::Timeline::load(&path).unwrap();
 /// assert_eq!(t.cmdline(), Some("demo --big"));
 /// assert_eq!(t.mem().len(), 3);
 /// assert_eq!(t.peak().unwrap().mib, 4.0);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Timeline {
     cmdline: Option<String>,
     mem: Vec<Sample>,
@@ -132,9 +146,10 @@ impl Timeline {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("bad.dat");
     /// std::fs::write(&path, "MEM 1.5 100.0\nMEM 4.0\n").unwrap();
-    /// let err = heapy::Timeline::load(&path).unwrap_err();
+    /// let err = heapy::mprof::Timeline::load(&path).unwrap_err();
     /// assert!(err.to_string().contains("line 2"));
     /// ```
+    #[doc(alias("open", "read"))]
     pub fn load(path: impl AsRef<Path>) -> Result<Timeline> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
@@ -231,7 +246,7 @@ impl Timeline {
     ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
     /// )
     /// .unwrap();
-    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&path).unwrap();
     /// assert_eq!(t.cmdline(), Some("./app --fast"));
     /// ```
     pub fn cmdline(&self) -> Option<&str> {
@@ -251,7 +266,7 @@ impl Timeline {
     ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
     /// )
     /// .unwrap();
-    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&path).unwrap();
     /// let mib: Vec<f64> = t.mem().iter().map(|s| s.mib).collect();
     /// assert_eq!(mib, [1.5, 4.0, 2.0]);
     /// ```
@@ -267,7 +282,7 @@ impl Timeline {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("t.dat");
     /// std::fs::write(&path, "MEM 1.0 10.0\nRSS 7.5 10.0\n").unwrap();
-    /// assert_eq!(heapy::Timeline::load(&path).unwrap().rss()[0].mib, 7.5);
+    /// assert_eq!(heapy::mprof::Timeline::load(&path).unwrap().rss()[0].mib, 7.5);
     /// ```
     pub fn rss(&self) -> &[Sample] {
         &self.rss
@@ -285,7 +300,7 @@ impl Timeline {
     ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
     /// )
     /// .unwrap();
-    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&path).unwrap();
     /// assert_eq!(t.funcs().len(), 1);
     /// assert_eq!(t.funcs()[0].name, "app::load");
     /// ```
@@ -301,7 +316,7 @@ impl Timeline {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("t.dat");
     /// std::fs::write(&path, "MEM 1.0 10.0\nCHLD 77 2.0 10.0\nCHLD 77 3.0 10.1\n").unwrap();
-    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&path).unwrap();
     /// assert_eq!(t.children()[0].0, "77");
     /// assert_eq!(t.children()[0].1.len(), 2);
     /// ```
@@ -321,7 +336,7 @@ impl Timeline {
     ///     "CMDLINE ./app --fast\nMEM 1.5 10.0\nMEM 4.0 10.1\nFUNC app::load 1.5 10.0 4.0 10.1 0\nMEM 2.0 10.2\n",
     /// )
     /// .unwrap();
-    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&path).unwrap();
     /// let p = t.peak().unwrap();
     /// assert_eq!((p.mib, p.time), (4.0, 10.1));
     /// ```
@@ -340,7 +355,7 @@ impl Timeline {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("t.dat");
     /// std::fs::write(&path, "CMDLINE x\nMEM 1.000000 10.0000\n").unwrap();
-    /// let t = heapy::Timeline::load(&path).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&path).unwrap();
     /// assert_eq!(t.to_dat(), "CMDLINE x\nMEM 1.000000 10.0000\n");
     /// ```
     pub fn to_dat(&self) -> String {

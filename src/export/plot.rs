@@ -36,10 +36,10 @@ const FUNC_COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn draw_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
+fn draw_err(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Draw {
         path: path.to_path_buf(),
-        source: std::io::Error::other(format!("drawing the plot failed: {e}")),
+        source: Box::new(e),
     }
 }
 
@@ -57,7 +57,7 @@ impl Timeline {
     /// let dat = dir.path().join("run.dat");
     /// std::fs::write(&dat, "CMDLINE demo\nMEM 1.0 100.0\nMEM 8.0 100.5\nMEM 2.0 101.0\n\
     ///                       FUNC demo::load 1.0 100.1 8.0 100.6 0\n").unwrap();
-    /// let t = heapy::Timeline::load(&dat).unwrap();
+    /// let t = heapy::mprof::Timeline::load(&dat).unwrap();
     /// t.plot(dir.path().join("plot.svg")).unwrap();
     /// t.plot(dir.path().join("plot.png")).unwrap();
     /// let svg = std::fs::read_to_string(dir.path().join("plot.svg")).unwrap();
@@ -72,15 +72,15 @@ impl Timeline {
                 .and_then(|e| e.to_str())
                 .map(str::to_ascii_lowercase);
             if self.mem().is_empty() {
-                return Err(Error::Format {
+                return Err(Error::CannotPlot {
                     path: path.to_path_buf(),
-                    problem: "nothing to plot: the timeline has no MEM samples".into(),
+                    reason: "nothing to plot: the timeline has no MEM samples",
                 });
             }
             if self.axes().is_none() {
-                return Err(Error::Format {
+                return Err(Error::CannotPlot {
                     path: path.to_path_buf(),
-                    problem: "the times or MiB figures are too far apart to plot".into(),
+                    reason: "the times or MiB figures are too far apart to plot",
                 });
             }
             fonts();
@@ -103,10 +103,9 @@ impl Timeline {
                         root.present().map_err(|e| draw_err(path, e))
                     })
                 }
-                _ => Err(Error::Usage(format!(
-                    "{}: plots are written as .svg or .png",
-                    path.display()
-                ))),
+                _ => Err(Error::UnsupportedPlotFormat {
+                    path: path.to_path_buf(),
+                }),
             }
         })
     }

@@ -266,9 +266,12 @@ impl Heap {
         guard::internal(|| {
             let raw = profile(self).encode_to_vec();
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(&raw).and_then(|()| gz.finish()).map_err(|e| {
-                Error::Usage(format!("the pprof profile could not be compressed: {e}"))
-            })
+            gz.write_all(&raw)
+                .and_then(|()| gz.finish())
+                .map_err(|e| Error::Encode {
+                    what: "pprof profile",
+                    source: e.into(),
+                })
         })
     }
 

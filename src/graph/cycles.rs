@@ -27,12 +27,15 @@ type Edges = Vec<(usize, usize, usize)>;
 /// let b = heapy::with_kind("Node", || Rc::new(Node(RefCell::new(Some(a.clone())))));
 /// *a.0.borrow_mut() = Some(b.clone());
 /// let c = heapy::hpy().heap().filter(|o| o.kind() == "Node").cycles();
-/// assert_eq!(c.len(), 1);
-/// assert_eq!(c.get(0).unwrap().count(), 2);
+/// assert_eq!(c.rows().len(), 1); // one cycle ...
+/// assert_eq!(c.get(0).unwrap().count(), 2); // ... of two objects
+/// assert_eq!(c.count(), 2);
 /// println!("{c}");
 /// # a.0.borrow_mut().take();
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
+#[doc(alias("reference_cycles", "rc_cycles"))]
 pub struct Cycles {
     comps: Vec<Heap>,
     /// Per component: (from address, offset, to address) of the edges inside it.
@@ -40,15 +43,34 @@ pub struct Cycles {
 }
 
 impl Cycles {
-    /// Number of cycles (strongly connected components).
+    /// Objects in all the cycles together (`rows().len()` is the number of cycles).
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// assert_eq!(heapy::hpy().mark().heap().cycles().len(), 0);
+    /// let c = heapy::hpy().mark().heap().cycles();
+    /// assert_eq!((c.count(), c.size(), c.rows().len()), (0, 0, 0));
     /// ```
-    pub fn len(&self) -> usize {
-        self.comps.len()
+    pub fn count(&self) -> usize {
+        self.comps.iter().map(Heap::count).sum()
+    }
+
+    /// Bytes in all the cycles together.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Ring(RefCell<Option<Rc<Ring>>>);
+    /// let a = heapy::with_kind("Ring", || Rc::new(Ring(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone()); // a cycle of one
+    /// let c = heapy::hpy().heap().filter(|o| o.kind() == "Ring").cycles();
+    /// let counters = 2 * std::mem::size_of::<usize>();
+    /// assert_eq!(c.size(), counters + std::mem::size_of::<Ring>());
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn size(&self) -> usize {
+        self.comps.iter().map(Heap::size).sum()
     }
 
     /// True if there is no cycle.
@@ -64,15 +86,219 @@ impl Cycles {
         self.comps.is_empty()
     }
 
-    /// The objects of cycle `i` (largest cycles first).
+    /// The cycles as data, largest first (see [`CycleRow`]); `rows().len()` is the number
+    /// of cycles.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let cycles = heapy::hpy().heapu().cycles();
+    /// for (i, c) in cycles.rows().enumerate() {
+    ///     println!("cycle {i}: {} objects, {} bytes", c.count(), c.size());
+    /// }
+    /// ```
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = CycleRow<'_>> + '_ {
+        self.comps
+            .iter()
+            .zip(&self.edges)
+            .map(|(heap, edges)| CycleRow { heap, edges })
+    }
+
+    /// Cycle `i` (largest cycles first), if there is one.
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// assert!(heapy::hpy().mark().heap().cycles().get(0).is_none());
     /// ```
-    pub fn get(&self, i: usize) -> Option<Heap> {
-        self.comps.get(i).cloned()
+    pub fn get(&self, i: usize) -> Option<CycleRow<'_>> {
+        Some(CycleRow {
+            heap: self.comps.get(i)?,
+            edges: self.edges.get(i)?,
+        })
+    }
+}
+
+/// One reference cycle of a [`Cycles`] table (a strongly connected component): its objects
+/// and the references between them that close the cycle.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// use std::{cell::RefCell, rc::Rc};
+/// struct Node(RefCell<Option<Rc<Node>>>);
+/// let a = heapy::with_kind("Pair", || Rc::new(Node(RefCell::new(None))));
+/// let b = heapy::with_kind("Pair", || Rc::new(Node(RefCell::new(Some(a.clone())))));
+/// *a.0.borrow_mut() = Some(b.clone());
+/// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Pair").cycles();
+/// let c = cycles.get(0).unwrap();
+/// assert_eq!(c.count(), 2);
+/// assert!(c.heap().objects().all(|o| o.kind() == "Pair"));
+/// assert_eq!(c.references().len(), 2); // a -> b and b -> a
+/// # a.0.borrow_mut().take();
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct CycleRow<'c> {
+    heap: &'c Heap,
+    edges: &'c [(usize, usize, usize)],
+}
+
+impl<'c> CycleRow<'c> {
+    /// The cycle's objects, as a set (printable, and with every view of a [`Heap`]).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop").cycles();
+    /// assert_eq!(cycles.get(0).unwrap().heap().theone().unwrap().kind(), "Loop");
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn heap(&self) -> &'c Heap {
+        self.heap
+    }
+
+    /// Objects in the cycle.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop1", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop1").cycles();
+    /// assert_eq!(cycles.get(0).unwrap().count(), 1);
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn count(&self) -> usize {
+        self.heap.count()
+    }
+
+    /// Bytes in the cycle.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop2", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop2").cycles();
+    /// // Rc's two counters and the value.
+    /// let counters = 2 * std::mem::size_of::<usize>();
+    /// assert_eq!(cycles.get(0).unwrap().size(), counters + std::mem::size_of::<Loop>());
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn size(&self) -> usize {
+        self.heap.size()
+    }
+
+    /// The references between the cycle's objects (each from one object of the cycle to
+    /// another, or to itself), in the order the table prints them.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop3", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop3").cycles();
+    /// let r = cycles.get(0).unwrap().references().next().unwrap();
+    /// assert_eq!(r.from(), r.to()); // the Rc points to itself ...
+    /// let counters = 2 * std::mem::size_of::<usize>(); // Rc's strong and weak counts
+    /// assert!(r.offset() >= counters && r.offset() < counters + std::mem::size_of::<Loop>());
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn references(&self) -> impl ExactSizeIterator<Item = Reference> + 'c {
+        self.edges
+            .iter()
+            .map(|&(from, offset, to)| Reference { from, offset, to })
+    }
+}
+
+/// A reference from one object to another found by the pointer scan: the word at `offset`
+/// bytes into the object at `from` points into the object at `to`.
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// use std::{cell::RefCell, rc::Rc};
+/// struct Loop(RefCell<Option<Rc<Loop>>>);
+/// let a = heapy::with_kind("Loop4", || Rc::new(Loop(RefCell::new(None))));
+/// *a.0.borrow_mut() = Some(a.clone());
+/// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop4").cycles();
+/// let r = cycles.get(0).unwrap().references().next().unwrap();
+/// let counters = 2 * std::mem::size_of::<usize>(); // before the value in an Rc
+/// assert_eq!(r.to(), Rc::as_ptr(&a) as usize - counters); // the Rc's allocation
+/// # a.0.borrow_mut().take();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Reference {
+    from: usize,
+    offset: usize,
+    to: usize,
+}
+
+impl Reference {
+    /// The address of the object that holds the pointer.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop5", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop5").cycles();
+    /// let r = cycles.get(0).unwrap().references().next().unwrap();
+    /// assert_eq!(r.from(), cycles.get(0).unwrap().heap().theone().unwrap().address());
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn from(&self) -> usize {
+        self.from
+    }
+
+    /// Where the pointer sits, in bytes from the start of the object at [`from`](Self::from).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop6", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop6").cycles();
+    /// assert_eq!(cycles.get(0).unwrap().references().next().unwrap().offset() % 8, 0);
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The address of the object pointed to.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// use std::{cell::RefCell, rc::Rc};
+    /// struct Loop(RefCell<Option<Rc<Loop>>>);
+    /// let a = heapy::with_kind("Loop7", || Rc::new(Loop(RefCell::new(None))));
+    /// *a.0.borrow_mut() = Some(a.clone());
+    /// let cycles = heapy::hpy().heap().filter(|o| o.kind() == "Loop7").cycles();
+    /// let r = cycles.get(0).unwrap().references().next().unwrap();
+    /// assert_eq!(r.to(), r.from());
+    /// # a.0.borrow_mut().take();
+    /// ```
+    pub fn to(&self) -> usize {
+        self.to
     }
 }
 
@@ -80,11 +306,11 @@ impl fmt::Display for Cycles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = guard::internal(|| {
             let mut out = String::new();
-            let objects: usize = self.comps.iter().map(Heap::count).sum();
-            let bytes: usize = self.comps.iter().map(Heap::size).sum();
             out.push_str(&format!(
-                "{} reference cycles, {objects} objects, {bytes} bytes.\n",
-                self.comps.len()
+                "{} reference cycles, {} objects, {} bytes.\n",
+                self.comps.len(),
+                self.count(),
+                self.size()
             ));
             for (i, (c, edges)) in self.comps.iter().zip(&self.edges).enumerate() {
                 out.push_str(&format!(
@@ -131,12 +357,12 @@ impl Heap {
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
     /// let cycles = heapy::hpy().heapu().cycles();
-    /// for i in 0..cycles.len() {
-    ///     let c = cycles.get(i).unwrap();
-    ///     println!("cycle {i}: {} objects, {} bytes", c.count(), c.size());
+    /// for c in cycles.rows() {
+    ///     println!("{} objects, {} bytes", c.count(), c.size());
     /// }
     /// println!("{cycles}");
     /// ```
+    #[doc(alias("reference_cycles", "rc_cycles", "strongly_connected_components"))]
     pub fn cycles(&self) -> Cycles {
         cycles(self)
     }

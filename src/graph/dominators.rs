@@ -17,7 +17,7 @@ use super::scan::Graph;
 use super::views::pick;
 use super::{members, process_graph};
 use crate::census::guard;
-use crate::heap::{Heap, Meta, Obj};
+use crate::heap::{pct, Heap, Meta, Obj, PAGE};
 use crate::Object;
 
 /// Where walks of the graph start: the roots' targets, then the entry points of leaked
@@ -165,13 +165,15 @@ fn retained_sizes(g: &Graph) -> Vec<usize> {
 ///     .join()
 ///     .unwrap();
 /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Table").retained();
-/// let (top, bytes) = r.get(0).unwrap();
+/// let top = r.get(0).unwrap();
 /// assert_eq!(top.size(), 48); // the outer Vec's buffer ...
-/// assert_eq!(bytes, 48 + 100 + 200); // ... holds the two inner buffers
+/// assert_eq!(top.retained(), 48 + 100 + 200); // ... holds the two inner buffers
 /// println!("{r}");
 /// # drop(table);
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
+#[doc(alias("dominator_tree", "retained_sizes"))]
 pub struct Retained {
     rows: Vec<(Obj, usize)>,
     meta: Arc<Meta>,
@@ -180,27 +182,33 @@ pub struct Retained {
     all: bool,
 }
 
-const PAGE: usize = 10;
-
-/// `part` as a whole-number percentage of `whole`, rounded half up (as the tables do).
-fn pct(part: usize, whole: usize) -> usize {
-    if whole == 0 {
-        0
-    } else {
-        ((part as u128 * 200 + whole as u128) / (whole as u128 * 2)) as usize
-    }
-}
-
 impl Retained {
-    /// Number of objects (the set's objects still live).
+    /// Number of objects (the set's objects still live, one row each).
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// assert_eq!(heapy::hpy().mark().heap().retained().len(), 0);
+    /// let v = heapy::with_kind("Counted", || vec![Box::new(1u8), Box::new(2u8)]);
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Counted").retained();
+    /// assert_eq!((r.count(), r.rows().len()), (3, 3));
+    /// # drop(v);
     /// ```
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.rows.len()
+    }
+
+    /// The objects' own bytes, together (the table's Total size).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let v = heapy::with_kind("Sized", || vec![Box::new(1u8), Box::new(2u8)]);
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Sized").retained();
+    /// assert_eq!(r.size(), 2 * 8 + 2);
+    /// # drop(v);
+    /// ```
+    pub fn size(&self) -> usize {
+        self.rows.iter().map(|r| r.0.size).sum()
     }
 
     /// True if there is no object.
@@ -214,26 +222,46 @@ impl Retained {
         self.rows.is_empty()
     }
 
-    /// Row `i`: the object and its retained size in bytes.
+    /// The rows as data, largest retained size first (see [`RetainedRow`]);
+    /// `rows().len()` is the number of rows.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let v = heapy::with_kind("Rows", || vec![Box::new(1u8), Box::new(2u8)]);
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Rows").retained();
+    /// let retained: Vec<usize> = r.rows().map(|row| row.retained()).collect();
+    /// assert!(retained.windows(2).all(|w| w[0] >= w[1]));
+    /// # drop(v);
+    /// ```
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = RetainedRow<'_>> + '_ {
+        self.rows.iter().map(|row| self.row(row))
+    }
+
+    /// Row `i` (largest retained size first), if there is one.
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// let b = heapy::with_kind("Leaf", || Box::new(1u64));
     /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Leaf").retained();
-    /// assert_eq!(r.get(0).unwrap().1, 8);
+    /// assert_eq!(r.get(0).unwrap().retained(), 8);
+    /// assert!(r.get(1).is_none());
     /// # drop(b);
     /// ```
-    pub fn get(&self, i: usize) -> Option<(Object<'_>, usize)> {
-        self.rows.get(i).map(|(o, r)| {
-            (
-                Object {
-                    obj: o,
-                    meta: &self.meta,
-                },
-                *r,
-            )
-        })
+    pub fn get(&self, i: usize) -> Option<RetainedRow<'_>> {
+        self.rows.get(i).map(|row| self.row(row))
+    }
+
+    fn row<'r>(&'r self, (obj, retained): &'r (Obj, usize)) -> RetainedRow<'r> {
+        RetainedRow {
+            object: Object {
+                obj,
+                meta: &self.meta,
+            },
+            retained: *retained,
+            live_bytes: self.live_bytes,
+        }
     }
 
     /// The next ten rows.
@@ -270,13 +298,113 @@ impl Retained {
     }
 }
 
+/// One row of a [`Retained`] table: an object and the bytes that freeing it would free.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// // Built on a thread that then exits (see `Heap::domisize`).
+/// let held = std::thread::spawn(|| heapy::with_kind("Owner", || Box::new(vec![0u8; 500])))
+///     .join()
+///     .unwrap();
+/// let r = heapy::hpy().heap().filter(|o| o.kind() == "Owner").retained();
+/// let row = r.get(0).unwrap();
+/// assert_eq!((row.object().kind(), row.size(), row.retained()), ("Owner", 24, 24 + 500));
+/// # drop(held);
+/// ```
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct RetainedRow<'r> {
+    object: Object<'r>,
+    retained: usize,
+    live_bytes: usize,
+}
+
+impl<'r> RetainedRow<'r> {
+    /// The object.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Mine", || Box::new(3u32));
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Mine").retained();
+    /// assert_eq!(r.get(0).unwrap().object().address(), &*b as *const u32 as usize);
+    /// # drop(b);
+    /// ```
+    pub fn object(&self) -> Object<'r> {
+        self.object
+    }
+
+    /// The object's own size, in bytes.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Own", || Box::new([0u8; 40]));
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Own").retained();
+    /// assert_eq!(r.get(0).unwrap().size(), 40);
+    /// # drop(b);
+    /// ```
+    pub fn size(&self) -> usize {
+        self.object.size()
+    }
+
+    /// The object's retained size: its own size plus that of everything it dominates, in
+    /// bytes.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Alone", || Box::new([0u8; 40]));
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Alone").retained();
+    /// assert_eq!(r.get(0).unwrap().retained(), 40); // it points to nothing
+    /// # drop(b);
+    /// ```
+    #[doc(alias("retained_size"))]
+    pub fn retained(&self) -> usize {
+        self.retained
+    }
+
+    /// The retained size as a percentage of every live byte of the process when the graph
+    /// was scanned (the table prints it rounded).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Share", || Box::new([0u8; 40]));
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Share").retained();
+    /// let pct = r.get(0).unwrap().retained_percent();
+    /// assert!(pct > 0.0 && pct <= 100.0);
+    /// # drop(b);
+    /// ```
+    pub fn retained_percent(&self) -> f64 {
+        if self.live_bytes == 0 {
+            0.0
+        } else {
+            self.retained as f64 * 100.0 / self.live_bytes as f64
+        }
+    }
+}
+
+impl fmt::Debug for RetainedRow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetainedRow")
+            .field("address", &self.object.address())
+            .field("kind", &self.object.kind())
+            .field("size", &self.size())
+            .field("retained", &self.retained)
+            .finish()
+    }
+}
+
 impl fmt::Display for Retained {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let size: usize = self.rows.iter().map(|r| r.0.size).sum();
         writeln!(
             f,
-            "Set of {} objects by retained size. Total size = {size} bytes.",
-            self.rows.len()
+            "Set of {} objects by retained size. Total size = {} bytes.",
+            self.count(),
+            self.size()
         )?;
         writeln!(
             f,
@@ -336,6 +464,7 @@ impl Heap {
     /// assert_eq!(outer.domisize(), 24 + 1000);
     /// # drop(nested);
     /// ```
+    #[doc(alias("dominated_size", "retained_size"))]
     pub fn domisize(&self) -> usize {
         let here = Here::capture();
         dominos(self, &here).size()
@@ -358,6 +487,7 @@ impl Heap {
     /// assert_eq!((d.count(), d.size()), (2, 1024));
     /// # drop(nested);
     /// ```
+    #[doc(alias("dominated", "dominated_objects"))]
     pub fn dominos(&self) -> Heap {
         let here = Here::capture();
         dominos(self, &here)
@@ -375,10 +505,11 @@ impl Heap {
     ///     .join()
     ///     .unwrap();
     /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Holder").retained();
-    /// assert_eq!(r.get(0).unwrap().1, 24 + 4096);
-    /// assert_eq!(r.get(1).unwrap().1, 4096);
+    /// assert_eq!(r.get(0).unwrap().retained(), 24 + 4096);
+    /// assert_eq!(r.get(1).unwrap().retained(), 4096);
     /// # drop(big);
     /// ```
+    #[doc(alias("retained_sizes", "dominator_tree"))]
     pub fn retained(&self) -> Retained {
         let here = Here::capture();
         retained(self, &here)

@@ -27,9 +27,9 @@ mod views;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use cycles::Cycles;
-pub use dominators::Retained;
-pub use paths::Paths;
+pub use cycles::{CycleRow, Cycles, Reference};
+pub use dominators::{Retained, RetainedRow};
+pub use paths::{PathRow, Paths};
 
 use crate::census::registry;
 use crate::heap::{Heap, Meta, Obj};

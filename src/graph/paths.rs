@@ -8,7 +8,7 @@ use super::roots::{Here, RootKind};
 use super::scan::Graph;
 use super::{members, names_for, process_graph};
 use crate::census::{guard, threads};
-use crate::heap::Heap;
+use crate::heap::{Heap, PAGE};
 use crate::sys;
 
 /// Shortest paths from roots to the objects of a set, from [`Heap::sp`]: one line per
@@ -29,31 +29,36 @@ use crate::sys;
 ///     .unwrap();
 /// let inner = heapy::hpy().heap().filter(|o| o.kind() == "Cell" && o.size() == 4);
 /// let paths = inner.sp();
-/// assert_eq!(paths.len(), 1);
-/// assert!(paths.get(0).unwrap().ends_with("-> Cell +0x0 -> Cell"));
+/// assert_eq!(paths.rows().len(), 1);
+/// let path = paths.get(0).unwrap();
+/// assert!(path.text().ends_with("-> Cell +0x0 -> Cell"));
+/// assert_eq!(path.depth(), Some(2)); // a root, the outer box, the inner box
 /// println!("{paths}");
 /// # drop(list);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
+#[doc(alias("shortest_paths"))]
 pub struct Paths {
-    lines: Vec<String>,
+    lines: Vec<PathLine>,
     start: usize,
     all: bool,
 }
 
-impl Paths {
-    /// Number of paths (one per object of the set, unreachable objects included).
-    ///
-    /// ```
-    /// # #[global_allocator]
-    /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// assert_eq!(heapy::hpy().mark().heap().sp().len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
+/// One path, as found.
+#[derive(Clone, Debug)]
+struct PathLine {
+    /// The printed line.
+    text: String,
+    /// Where the root's name ends in `text`, and the number of objects on the path: `None`
+    /// when no root reaches the object.
+    root: Option<(usize, usize)>,
+    /// The object's address.
+    address: usize,
+}
 
-    /// True if there is no path.
+impl Paths {
+    /// True if there is no path (the set was empty, or all its objects were freed).
     ///
     /// ```
     /// # #[global_allocator]
@@ -64,18 +69,35 @@ impl Paths {
         self.lines.is_empty()
     }
 
-    /// Path `i` as text (shortest first).
+    /// The paths as data, shortest first, one per object of the set (unreachable objects
+    /// last); `rows().len()` is the number of paths. See [`PathRow`].
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let v: Vec<Box<u8>> = heapy::with_kind("Pair", || (0..2).map(Box::new).collect());
+    /// let p = heapy::hpy().heap().filter(|o| o.kind() == "Pair" && o.size() == 1).sp();
+    /// assert_eq!(p.rows().len(), 2);
+    /// assert!(p.rows().all(|r| r.text().ends_with("-> Pair")));
+    /// # drop(v);
+    /// ```
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = PathRow<'_>> + '_ {
+        self.lines.iter().map(|line| PathRow { line })
+    }
+
+    /// Path `i` (shortest first), if there is one.
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// let b = heapy::with_kind("Solo", || Box::new(3u8));
     /// let p = heapy::hpy().heap().filter(|o| o.kind() == "Solo").sp();
-    /// assert!(p.get(0).unwrap().ends_with("-> Solo"));
+    /// assert!(p.get(0).unwrap().text().ends_with("-> Solo"));
+    /// assert!(p.get(1).is_none());
     /// # drop(b);
     /// ```
-    pub fn get(&self, i: usize) -> Option<&str> {
-        self.lines.get(i).map(String::as_str)
+    pub fn get(&self, i: usize) -> Option<PathRow<'_>> {
+        self.lines.get(i).map(|line| PathRow { line })
     }
 
     /// The next ten paths.
@@ -112,7 +134,96 @@ impl Paths {
     }
 }
 
-const PAGE: usize = 10;
+/// One path of a [`Paths`] table: from a root to one object of the set, such as
+/// `static demo::CACHE -> HashMap<u64, Vec<u8>> +0x8 -> Vec<u8>`.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// static HELD: std::sync::Mutex<Vec<Box<u64>>> = std::sync::Mutex::new(Vec::new());
+/// heapy::with_kind("Kept", || HELD.lock().unwrap().push(Box::new(7)));
+/// let h = heapy::hpy().heap().filter(|o| o.kind() == "Kept" && o.size() == 8);
+/// let paths = h.sp();
+/// let p = paths.get(0).unwrap();
+/// assert!(p.root().unwrap().contains("HELD"), "{p}");
+/// assert_eq!(p.depth(), Some(2), "{p}"); // the Vec's buffer, then the box
+/// assert_eq!(p.address(), h.theone().unwrap().address());
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct PathRow<'p> {
+    line: &'p PathLine,
+}
+
+impl<'p> PathRow<'p> {
+    /// The path as printed: the root, then each object's kind, with the byte offset inside
+    /// it where the pointer to the next one sits; `<unreachable> 0x... Kind` when no root
+    /// reaches the object.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Text", || Box::new(1u16));
+    /// let p = heapy::hpy().heap().filter(|o| o.kind() == "Text").sp();
+    /// assert!(p.get(0).unwrap().text().ends_with(" -> Text"));
+    /// # drop(b);
+    /// ```
+    pub fn text(&self) -> &'p str {
+        &self.line.text
+    }
+
+    /// The root the path starts from, as printed (`static demo::CACHE+0x10`,
+    /// `stack of thread main (demo::run)`, `thread-local of thread 2`, `register of thread
+    /// main`), or `None` when no root reaches the object (a leak).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Rooted", || Box::new(1u16));
+    /// let p = heapy::hpy().heap().filter(|o| o.kind() == "Rooted").sp();
+    /// assert!(p.get(0).unwrap().root().is_some()); // the box is on this thread's stack
+    /// # drop(b);
+    /// ```
+    pub fn root(&self) -> Option<&'p str> {
+        self.line.root.map(|(end, _)| &self.line.text[..end])
+    }
+
+    /// How many objects the path passes through from the root, the object itself
+    /// included (1 when the root points at it directly), or `None` when no root reaches it.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Near", || Box::new(1u64));
+    /// let p = heapy::hpy().heap().filter(|o| o.kind() == "Near").sp();
+    /// assert_eq!(p.get(0).unwrap().depth(), Some(1)); // a stack slot points at the box
+    /// # drop(b);
+    /// ```
+    pub fn depth(&self) -> Option<usize> {
+        self.line.root.map(|(_, depth)| depth)
+    }
+
+    /// The address of the object the path leads to.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let b = heapy::with_kind("Target", || Box::new(9u32));
+    /// let p = heapy::hpy().heap().filter(|o| o.kind() == "Target").sp();
+    /// assert_eq!(p.get(0).unwrap().address(), &*b as *const u32 as usize);
+    /// # drop(b);
+    /// ```
+    pub fn address(&self) -> usize {
+        self.line.address
+    }
+}
+
+impl fmt::Display for PathRow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.line.text)
+    }
+}
 
 impl fmt::Display for Paths {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,7 +233,7 @@ impl fmt::Display for Paths {
             (self.start + PAGE).min(self.lines.len())
         };
         for l in &self.lines[self.start.min(end)..end] {
-            writeln!(f, "{l}")?;
+            writeln!(f, "{}", l.text)?;
         }
         if end < self.lines.len() {
             writeln!(
@@ -152,10 +263,11 @@ impl Heap {
     /// // static rust_out::main::HELD+0x10 -> Held +0x0 -> Held
     /// // (the static's Vec sits at some offset inside the Mutex; its buffer, tagged Held,
     /// // holds the box at +0x0)
-    /// let line = p.get(0).unwrap();
+    /// let line = p.get(0).unwrap().text();
     /// assert!(line.starts_with("static ") && line.contains("HELD"), "{p}");
     /// assert!(line.ends_with("-> Held +0x0 -> Held"), "{p}");
     /// ```
+    #[doc(alias("shortest_paths", "paths", "path_from_root"))]
     pub fn sp(&self) -> Paths {
         let here = Here::capture();
         shortest_paths(self, &here)
@@ -202,7 +314,7 @@ fn shortest_paths(h: &Heap, here: &Here) -> Paths {
             }
         }
         let meta = names_for(&g.nodes);
-        let mut lines: Vec<(usize, String)> = Vec::new();
+        let mut lines: Vec<(usize, PathLine)> = Vec::new();
         for (i, &w) in want.iter().enumerate() {
             if !w {
                 continue;
@@ -226,12 +338,19 @@ fn shortest_paths(h: &Heap, here: &Here) -> Paths {
                 Some(k) => names.root(&g, k as usize),
                 None => format!("<unreachable> {:#x}", g.nodes[i].addr),
             };
+            let address = g.nodes[i].addr;
             if root.is_none() {
                 text.push(' ');
                 text.push_str(&kind(i as u32));
-                lines.push((usize::MAX, text));
+                let line = PathLine {
+                    text,
+                    root: None,
+                    address,
+                };
+                lines.push((usize::MAX, line));
                 continue;
             }
+            let root_end = text.len();
             // chain[0] is the object the root points to; each later entry carries the offset
             // inside the previous object.
             for (n, off) in &chain {
@@ -240,10 +359,15 @@ fn shortest_paths(h: &Heap, here: &Here) -> Paths {
                     None => text.push_str(&format!(" -> {}", kind(*n))),
                 }
             }
-            lines.push((chain.len(), text));
+            let line = PathLine {
+                text,
+                root: Some((root_end, chain.len())),
+                address,
+            };
+            lines.push((chain.len(), line));
         }
         // Objects of the set freed since the snapshot have no path at all.
-        lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.text.cmp(&b.1.text)));
         Paths {
             lines: lines.into_iter().map(|(_, l)| l).collect(),
             start: 0,

@@ -32,6 +32,7 @@ impl Hpy {
     /// # // SAFETY: the address is the box leaked above, restored from `tag`; freed once.
     /// # drop(unsafe { Box::from_raw((tag ^ 0x5555) as *mut [u8; 40]) });
     /// ```
+    #[doc(alias("unreachable", "leaks", "leaked"))]
     pub fn heapu(&self) -> Heap {
         let here = Here::capture();
         heapu(&here)

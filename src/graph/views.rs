@@ -27,6 +27,7 @@ impl Heap {
     /// assert_eq!(r.theone().unwrap().kind(), "Inner");
     /// # drop(outer);
     /// ```
+    #[doc(alias("children", "outgoing"))]
     pub fn referents(&self) -> Heap {
         let here = Here::capture();
         referents(self, &here)
@@ -48,6 +49,7 @@ impl Heap {
     /// assert_eq!(r.theone().unwrap().kind(), "Outer");
     /// # drop(outer);
     /// ```
+    #[doc(alias("parents", "incoming", "referred_by"))]
     pub fn referrers(&self) -> Heap {
         let here = Here::capture();
         referrers(self, &here)
@@ -71,6 +73,7 @@ impl Heap {
     /// assert!(text.contains(" <root>\n")); // the buffer, referred to by `names` on the stack
     /// # drop(names);
     /// ```
+    #[doc(alias("by_referrers", "referrers_by_kind", "group_by"))]
     pub fn byrcs(&self) -> Heap {
         let here = Here::capture();
         byrcs(self, &here)
@@ -91,6 +94,7 @@ impl Heap {
     /// assert!(text.contains(" +0x0\n") && text.contains(" +0x8\n"));
     /// # drop(pair);
     /// ```
+    #[doc(alias("by_via", "referred_via", "by_field"))]
     pub fn byvia(&self) -> Heap {
         let here = Here::capture();
         byvia(self, &here)

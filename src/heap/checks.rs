@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::{Heap, Mark};
+use super::{Heap, Mark, PAGE};
 use crate::census::guard;
 use crate::{Error, Result};
 
@@ -29,7 +29,7 @@ fn table(h: &Heap) -> String {
             let mut sites: Vec<_> = sites.into_iter().collect();
             sites.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
             let _ = writeln!(out, "By call site:");
-            for (site, (count, size)) in sites.iter().take(10) {
+            for (site, (count, size)) in sites.iter().take(PAGE) {
                 let _ = writeln!(out, "{count:6} objects {size:9} bytes  {site}");
             }
         }
@@ -59,6 +59,7 @@ impl Mark {
     /// drop(kept);
     /// assert!(mark.check_no_leaks().is_ok());
     /// ```
+    #[doc(alias("leak_check"))]
     pub fn check_no_leaks(&self) -> Result<()> {
         let left = self.heap();
         if left.is_empty() {
@@ -83,6 +84,7 @@ impl Mark {
     /// assert!(mark.check_memory_limit(2048).is_ok());
     /// assert!(mark.check_memory_limit(2047).is_err());
     /// ```
+    #[doc(alias("memory_budget", "limit_memory"))]
     pub fn check_memory_limit(&self, limit_bytes: u64) -> Result<()> {
         let peak = self.peak_bytes();
         if peak <= limit_bytes {
@@ -113,6 +115,7 @@ impl Mark {
 /// assert!(matches!(err, heapy::Error::Leaked { .. }));
 /// assert!(err.to_string().contains("Entry"));
 /// ```
+#[doc(alias("leak_check"))]
 pub fn check_no_leaks<R>(scope: impl FnOnce() -> R) -> Result<()> {
     let mark = Mark::new();
     drop(scope());
@@ -133,6 +136,7 @@ pub fn check_no_leaks<R>(scope: impl FnOnce() -> R) -> Result<()> {
 /// let err = heapy::check_memory_limit(1024, || drop(vec![0u8; 1025])).unwrap_err();
 /// assert!(matches!(err, heapy::Error::OverLimit { limit: 1024, peak: 1025, .. }));
 /// ```
+#[doc(alias("memory_budget", "limit_memory"))]
 pub fn check_memory_limit<R>(limit_bytes: u64, scope: impl FnOnce() -> R) -> Result<()> {
     let mark = Mark::new();
     let r = scope();
@@ -165,6 +169,7 @@ pub fn check_memory_limit<R>(limit_bytes: u64, scope: impl FnOnce() -> R) -> Res
 /// assert!(msg.contains("Forgotten"));
 /// ```
 #[macro_export]
+#[doc(alias("leak_check", "no_leaks"))]
 macro_rules! assert_no_leaks {
     ($scope:expr $(,)?) => {
         if let ::core::result::Result::Err(e) = $crate::check_no_leaks($scope) {
@@ -195,6 +200,7 @@ macro_rules! assert_no_leaks {
 /// assert!(msg.contains("peak was 8048 bytes, over the limit of 4096 bytes"));
 /// ```
 #[macro_export]
+#[doc(alias("memory_budget", "limit_memory"))]
 macro_rules! assert_memory_limit {
     ($limit_bytes:expr, $scope:expr $(,)?) => {
         if let ::core::result::Result::Err(e) = $crate::check_memory_limit($limit_bytes, $scope) {

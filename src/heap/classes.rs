@@ -86,11 +86,8 @@ mod tests {
     fn diff_applies_the_view_to_the_other_side() {
         let h = sample_heap();
         let d = by_bigness(&h).diff(&h.filter(|o| o.size() != 1000));
-        let rows: Vec<(&str, i64, i64)> = d
-            .rows()
-            .iter()
-            .map(|r| (r.label(), r.count(), r.size()))
-            .collect();
+        let rows: Vec<(&str, i64, i64)> =
+            d.rows().map(|r| (r.label(), r.count(), r.size())).collect();
         assert_eq!(rows, [("big", 1, 1000)]);
         assert_eq!(d.view(), None);
         let text = d.to_string();

@@ -5,11 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::view::View;
-use super::{By, Heap};
+use super::{By, Heap, PAGE};
 use crate::census::guard;
-
-/// Rows shown before `<N more rows ...>`.
-const PAGE: usize = 10;
 
 /// One row of a [`Diff`]: how a class of the view changed from B to A.
 ///
@@ -21,12 +18,13 @@ const PAGE: usize = 10;
 /// let b = mark.heap();
 /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
 /// let d = mark.heap().diff(&b);
-/// let row = &d.rows()[0];
+/// let row = d.get(0).unwrap();
 /// assert_eq!((row.label(), row.count(), row.size()), ("Blob", 1, 40));
 /// assert_eq!(row.cumulative(), 40);
 /// # drop(v);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DiffRow {
     label: String,
     count: i64,
@@ -45,7 +43,7 @@ impl DiffRow {
     /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
     /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
     /// let d = mark.heap().diff(&before);
-    /// assert_eq!(d.rows()[1].label(), "Pair");
+    /// assert_eq!(d.get(1).unwrap().label(), "Pair");
     /// # drop((v, w));
     /// ```
     pub fn label(&self) -> &str {
@@ -62,7 +60,7 @@ impl DiffRow {
     /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
     /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
     /// let d = mark.heap().diff(&before);
-    /// assert_eq!(d.rows()[1].count(), 1);
+    /// assert_eq!(d.get(1).unwrap().count(), 1);
     /// # drop((v, w));
     /// ```
     pub fn count(&self) -> i64 {
@@ -79,7 +77,7 @@ impl DiffRow {
     /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
     /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
     /// let d = mark.heap().diff(&before);
-    /// assert_eq!(d.rows()[1].size(), 2);
+    /// assert_eq!(d.get(1).unwrap().size(), 2);
     /// # drop((v, w));
     /// ```
     pub fn size(&self) -> i64 {
@@ -96,7 +94,7 @@ impl DiffRow {
     /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
     /// let w = heapy::with_kind("Pair", || vec![0u8; 2]);
     /// let d = mark.heap().diff(&before);
-    /// assert_eq!(d.rows()[1].cumulative(), 42);
+    /// assert_eq!(d.get(1).unwrap().cumulative(), 42);
     /// # drop((v, w));
     /// ```
     pub fn cumulative(&self) -> i64 {
@@ -133,11 +131,13 @@ impl DiffRow {
 /// let d = mark.heap().diff(&old);
 /// // The outer Vec's buffer grew from 1 to 4 slots: a new buffer replaced the old one.
 /// assert_eq!((d.count(), d.size()), (2, 1000 + 4 * 24 - 24));
-/// assert_eq!(d.rows()[0].label(), "Blob");
+/// assert_eq!(d.get(0).unwrap().label(), "Blob");
 /// assert!(d.to_string().starts_with("Summary of difference operation (A-B).\n"));
 /// # drop(blobs);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
+#[doc(alias("difference"))]
 pub struct Diff {
     by: View,
     a: (usize, usize),
@@ -160,10 +160,11 @@ impl Heap {
     /// let b = mark.heap();
     /// let v = (vec![0u8; 8], vec![0u8; 8], vec![0u8; 3]);
     /// let d = mark.heap().bysize().diff(&b);
-    /// let rows: Vec<(&str, i64, i64)> = d.rows().iter().map(|r| (r.label(), r.count(), r.size())).collect();
+    /// let rows: Vec<(&str, i64, i64)> = d.rows().map(|r| (r.label(), r.count(), r.size())).collect();
     /// assert_eq!(rows, [("8", 2, 16), ("3", 1, 3)]);
     /// # drop(v);
     /// ```
+    #[doc(alias("difference", "compare"))]
     pub fn diff(&self, b: &Heap) -> Diff {
         let other = if b.by == self.by {
             b.clone()
@@ -345,7 +346,8 @@ impl Diff {
         pct(self.size(), self.b.1)
     }
 
-    /// The rows, largest absolute size change first.
+    /// The rows as data, largest absolute size change first: every row (not a page);
+    /// `rows().len()` is the number of rows.
     ///
     /// ```
     /// # #[global_allocator]
@@ -356,11 +358,29 @@ impl Diff {
     /// let y = vec![0u8; 12];
     /// let d = mark.heap().diff(&before);
     /// assert_eq!(d.rows().len(), 1);
-    /// assert_eq!((d.rows()[0].count(), d.rows()[0].size()), (1, 12));
+    /// let sizes: Vec<i64> = d.rows().map(|r| r.size()).collect();
+    /// assert_eq!(sizes, [12]);
     /// # drop((x, y));
     /// ```
-    pub fn rows(&self) -> &[DiffRow] {
-        &self.rows
+    pub fn rows(&self) -> std::slice::Iter<'_, DiffRow> {
+        self.rows.iter()
+    }
+
+    /// Row `i` (largest absolute size change first), if there is one.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let before = mark.heap();
+    /// let y = heapy::with_kind("Grown", || vec![0u8; 12]);
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!((d.get(0).unwrap().label(), d.get(0).unwrap().size()), ("Grown", 12));
+    /// assert!(d.get(1).is_none());
+    /// # drop(y);
+    /// ```
+    pub fn get(&self, i: usize) -> Option<&DiffRow> {
+        self.rows.get(i)
     }
 
     /// The view the rows are grouped by (A's view), or `None` under one of the object

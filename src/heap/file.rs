@@ -139,8 +139,10 @@ impl Heap {
                 .map(|o| (o.addr, o.size, o.serial, o.thread, o.ctx))
                 .collect(),
         };
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| Error::Usage(format!("cannot encode the snapshot: {e}")))?;
+        let body = serde_json::to_vec(&body).map_err(|e| Error::Encode {
+            what: "snapshot",
+            source: e.into(),
+        })?;
         let head = format!(
             "{MAGIC},\"version\":{VERSION},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":",
             checksum_text(&body),
@@ -174,6 +176,7 @@ impl Heap {
     /// assert_eq!(back.to_string(), h.to_string());
     /// # drop(v);
     /// ```
+    #[doc(alias("save", "write"))]
     pub fn dump(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         guard::internal(|| {
@@ -201,6 +204,7 @@ impl Heap {
     /// assert!(matches!(err, heapy::Error::NotASnapshot { .. }));
     /// assert!(err.to_string().contains("not a heapy snapshot"));
     /// ```
+    #[doc(alias("open", "read"))]
     pub fn load(path: impl AsRef<Path>) -> Result<Heap> {
         let path = path.as_ref();
         guard::internal(|| {

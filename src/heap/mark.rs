@@ -61,6 +61,8 @@ struct Shared {
 /// # drop(kept);
 /// ```
 #[derive(Clone, Debug)]
+#[doc(alias("checkpoint", "scope"))]
+#[non_exhaustive]
 pub struct Mark {
     thread: u16,
     serial: u64,
@@ -157,6 +159,7 @@ impl Mark {
     /// assert_eq!(mark.peak_bytes(), 1000);
     /// # drop(b);
     /// ```
+    #[doc(alias("high_water_mark", "peak"))]
     pub fn peak_bytes(&self) -> u64 {
         self.shared.peak.peak_bytes()
     }
@@ -227,6 +230,7 @@ impl Mark {
 /// ```
 #[derive(Debug)]
 #[must_use = "the thread leaves the mark when the guard drops"]
+#[non_exhaustive]
 pub struct MarkGuard {
     shared: Arc<Shared>,
     index: usize,

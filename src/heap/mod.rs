@@ -10,6 +10,7 @@ mod meta;
 mod object;
 mod partition;
 mod render;
+mod row;
 mod snapshot;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -30,6 +31,8 @@ pub use diff::{Diff, DiffRow};
 pub use mark::{Mark, MarkGuard};
 pub(crate) use meta::Meta;
 pub use object::Object;
+pub(crate) use render::{pct, PAGE};
+pub use row::HeapRow;
 pub use snapshot::{hpy, Hpy};
 pub use traceback::Traceback;
 pub use view::By;
@@ -62,6 +65,8 @@ use partition::Partition;
 /// # drop(names);
 /// ```
 #[derive(Clone)]
+#[doc(alias("snapshot", "identity_set", "partition"))]
+#[non_exhaustive]
 pub struct Heap {
     objs: Arc<Vec<Obj>>,
     meta: Arc<Meta>,
@@ -161,6 +166,7 @@ impl Heap {
     /// assert_eq!(mark.heap().count(), 3);
     /// # drop(v);
     /// ```
+    #[doc(alias("len", "number_of_objects"))]
     pub fn count(&self) -> usize {
         self.objs.len()
     }
@@ -175,6 +181,7 @@ impl Heap {
     /// assert_eq!(mark.heap().size(), 100);
     /// # drop(v);
     /// ```
+    #[doc(alias("bytes", "total_size"))]
     pub fn size(&self) -> usize {
         self.objs.iter().map(|o| o.size).sum()
     }
@@ -261,6 +268,7 @@ impl Heap {
     /// assert_eq!(sizes, [2, 8]);
     /// # drop((a, b));
     /// ```
+    #[doc(alias("iter"))]
     pub fn objects(&self) -> impl ExactSizeIterator<Item = Object<'_>> + '_ {
         self.objs.iter().map(|obj| Object {
             obj,
@@ -302,6 +310,7 @@ impl Heap {
     /// let h = heapy::hpy().heap().by(heapy::By::Thread);
     /// assert!(h.to_string().contains("Thread"));
     /// ```
+    #[doc(alias("group_by", "view_by"))]
     pub fn by(&self, by: By) -> Heap {
         self.with_view(by)
     }
@@ -326,6 +335,7 @@ impl Heap {
     /// let h = heapy::hpy().heap().bysize().bykind();
     /// assert!(h.to_string().contains("Kind (type / call site)"));
     /// ```
+    #[doc(alias("by_kind", "by_type", "group_by"))]
     pub fn bykind(&self) -> Heap {
         self.with_view(By::Kind)
     }
@@ -341,6 +351,7 @@ impl Heap {
     /// assert!(text.starts_with("Set of 1 <Blob> objects. Total size = 64 bytes."));
     /// # drop(b);
     /// ```
+    #[doc(alias("by_id", "by_object", "each_object"))]
     pub fn byid(&self) -> Heap {
         self.with_view(By::Id)
     }
@@ -356,6 +367,7 @@ impl Heap {
     /// assert!(text.contains("     0      2 100        8 100         8 100         4"));
     /// # drop(v);
     /// ```
+    #[doc(alias("by_size"))]
     pub fn bysize(&self) -> Heap {
         self.with_view(By::Size)
     }
@@ -374,6 +386,7 @@ impl Heap {
     /// }).unwrap();
     /// assert!(t.join().unwrap().contains(" loader\n"));
     /// ```
+    #[doc(alias("by_thread"))]
     pub fn bythread(&self) -> Heap {
         self.with_view(By::Thread)
     }
@@ -397,12 +410,17 @@ impl Heap {
     /// assert!(text.contains("::make\n"), "{text}");
     /// # drop(v);
     /// ```
+    #[doc(alias("by_site", "byprod", "by_line", "call_site"))]
     pub fn bysite(&self) -> Heap {
         self.with_view(By::Site)
     }
 
-    /// The objects of row `i` of the current view (guppy's `h[i]`), grouped by kind;
-    /// empty if there is no such row (see [`Heap::try_row`] for an error instead).
+    /// The objects of row `i` of the current view (guppy's `h[i]`), grouped by kind.
+    ///
+    /// # Panics
+    ///
+    /// If there is no row `i`, as slice indexing does; the message names the index and the
+    /// number of rows. [`Heap::try_row`] returns an error instead.
     ///
     /// ```
     /// # #[global_allocator]
@@ -413,20 +431,34 @@ impl Heap {
     /// let h = mark.heap();
     /// assert_eq!(h.row(0).size(), 4096);
     /// assert!(h.row(0).byid().to_string().starts_with("Set of 1 <Big> objects."));
-    /// assert!(h.row(9).is_empty());
+    /// let past = std::panic::catch_unwind(|| h.row(9)).unwrap_err();
+    /// assert_eq!(
+    ///     past.downcast_ref::<String>().unwrap(),
+    ///     "row 9 does not exist: the partition has 2 rows"
+    /// );
     /// # drop((big, small));
     /// ```
+    #[track_caller]
+    #[doc(alias("index", "class"))]
     pub fn row(&self, i: usize) -> Heap {
-        self.try_row(i).unwrap_or_else(|_| self.subset(Vec::new()))
+        match self.try_row(i) {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
     }
 
-    /// The objects of row `i`, or [`Error::NoSuchRow`].
+    /// The objects of row `i`, or [`Error::NoSuchRow`] (the form of [`Heap::row`] that
+    /// does not panic).
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
-    /// let h = heapy::hpy().mark().heap();
-    /// assert!(matches!(h.try_row(0), Err(heapy::Error::NoSuchRow { index: 0, rows: 0 })));
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![0u8; 10];
+    /// let h = mark.heap();
+    /// assert_eq!(h.try_row(0).unwrap().size(), 10);
+    /// assert!(matches!(h.try_row(1), Err(heapy::Error::NoSuchRow { index: 1, rows: 1 })));
+    /// # drop(v);
     /// ```
     pub fn try_row(&self, i: usize) -> Result<Heap> {
         let part = self.partition();
@@ -445,18 +477,47 @@ impl Heap {
         Ok(self.subset(objs))
     }
 
-    /// Number of rows in the current view.
+    /// The rows of the table under the current view, as data: each row's label, objects,
+    /// bytes and cumulative bytes (see [`HeapRow`]), largest first, every row (not a page).
+    /// `rows().len()` is the number of rows.
     ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
     /// let mark = heapy::hpy().mark();
     /// let v = (vec![0u8; 3], vec![0u8; 3], vec![0u8; 7]);
-    /// assert_eq!(mark.heap().bysize().rows(), 2);
+    /// let h = mark.heap().bysize();
+    /// assert_eq!(h.rows().len(), 2);
+    /// let rows: Vec<(&str, usize, usize)> = h.rows().map(|r| (r.label(), r.count(), r.size())).collect();
+    /// assert_eq!(rows, [("7", 1, 7), ("3", 2, 6)]);
     /// # drop(v);
     /// ```
-    pub fn rows(&self) -> usize {
-        self.partition().rows.len()
+    #[doc(alias("table", "partition"))]
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = HeapRow<'_>> + '_ {
+        let totals = self.totals();
+        let mut cumulative = 0usize;
+        self.partition().rows.iter().map(move |r| {
+            cumulative = cumulative.saturating_add(r.size);
+            HeapRow {
+                label: &r.label,
+                count: r.count,
+                size: r.size,
+                cumulative,
+                totals,
+            }
+        })
+    }
+
+    /// The objects and bytes the table's title and percentages use: estimates for a
+    /// byte-sampled heap (except one row per object, by id), else the exact figures.
+    fn totals(&self) -> (usize, usize) {
+        match self.meta.sample_rate {
+            Some(_) if self.by != By::Id => (
+                self.estimated_count().round() as usize,
+                self.estimated_size().round() as usize,
+            ),
+            _ => (self.count(), self.size()),
+        }
     }
 
     /// The next ten rows of the table, printable (guppy's `.more`).
@@ -472,9 +533,10 @@ impl Heap {
     /// assert!(!h.more().more().to_string().contains("more rows"));
     /// # drop(v);
     /// ```
+    #[doc(alias("next_page"))]
     pub fn more(&self) -> Heap {
         let mut h = self.clone();
-        h.start = (self.start + render::PAGE).min(self.rows());
+        h.start = (self.start + PAGE).min(self.partition().rows.len());
         h
     }
 
@@ -489,6 +551,7 @@ impl Heap {
     /// assert_eq!(text.lines().count(), 2 + 26);
     /// # drop(v);
     /// ```
+    #[doc(alias("all_rows"))]
     pub fn all(&self) -> Heap {
         let mut h = self.clone();
         h.all = true;
@@ -506,6 +569,7 @@ impl Heap {
     /// assert_eq!(h.theone().unwrap().address(), &*b as *const u32 as usize);
     /// # drop(b);
     /// ```
+    #[doc(alias("the_one", "single", "only"))]
     pub fn theone(&self) -> Result<Object<'_>> {
         match self.objs.as_slice() {
             [obj] => Ok(Object {
@@ -544,7 +608,6 @@ impl fmt::Display for Heap {
                 (None, None)
             };
             let mut out = String::new();
-            let sampled = self.meta.sample_rate.filter(|_| self.by != By::Id);
             let note = match (self.meta.sample_rate, self.by) {
                 (Some(r), View::By(By::Id)) => Some(format!(
                     "These objects are a byte-sample of the heap (mean gap {r} bytes)."
@@ -555,13 +618,7 @@ impl fmt::Display for Heap {
                 )),
                 (None, _) => None,
             };
-            let (count, size) = match sampled {
-                Some(_) => (
-                    self.estimated_count().round() as usize,
-                    self.estimated_size().round() as usize,
-                ),
-                None => (self.count(), self.size()),
-            };
+            let (count, size) = self.totals();
             render::Table {
                 by: self.by,
                 part,

@@ -19,6 +19,7 @@ use super::Obj;
 /// assert_eq!(o.address(), &*b as *const _ as usize);
 /// ```
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct Object<'h> {
     pub(crate) obj: &'h Obj,
     pub(crate) meta: &'h Meta,
@@ -37,6 +38,7 @@ impl<'h> Object<'h> {
     /// assert_eq!(o.address(), &*b as *const u64 as usize);
     /// # drop(b);
     /// ```
+    #[doc(alias("addr", "ptr"))]
     pub fn address(&self) -> usize {
         self.obj.addr
     }
@@ -72,6 +74,7 @@ impl<'h> Object<'h> {
     /// # drop(c);
     /// # drop(b);
     /// ```
+    #[doc(alias("allocation_number"))]
     pub fn serial(&self) -> u64 {
         self.obj.serial
     }
@@ -104,6 +107,7 @@ impl<'h> Object<'h> {
     /// assert_eq!(o.kind(), "Cell");
     /// # drop(b);
     /// ```
+    #[doc(alias("type_name"))]
     pub fn kind(&self) -> &'h str {
         self.meta.kind(self.obj.ctx)
     }
@@ -126,6 +130,7 @@ impl<'h> Object<'h> {
     /// assert!(site.ends_with("::make"), "{site}");
     /// # drop(b);
     /// ```
+    #[doc(alias("call_site", "location"))]
     pub fn site(&self) -> &'h str {
         self.meta.site(self.obj.ctx)
     }

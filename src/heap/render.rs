@@ -8,7 +8,8 @@ use std::fmt::{self, Write};
 use super::partition::Partition;
 use super::view::{By, View};
 
-/// Rows shown at a time.
+/// Rows shown at a time by every table (guppy shows ten, then `<N more rows. ...>`): the
+/// partitions, diffs, paths and retained sizes.
 pub(crate) const PAGE: usize = 10;
 
 /// `part` as a whole-number percentage of `whole`, rounded half up (guppy's rounding).

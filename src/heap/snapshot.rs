@@ -14,6 +14,7 @@ use crate::census::{self, guard, record, registry, Stats};
 /// let h = heapy::hpy().heap();
 /// println!("{h}");
 /// ```
+#[doc(alias("heapy", "census"))]
 pub fn hpy() -> Hpy {
     // The allocator reads `HEAPY_STACKS` but cannot print: a value it did not understand is
     // named here, once.
@@ -34,6 +35,8 @@ pub fn hpy() -> Hpy {
 /// assert!(s.live_bytes <= s.peak_live_bytes);
 /// ```
 #[derive(Clone, Copy, Debug)]
+#[doc(alias("heapy"))]
+#[non_exhaustive]
 pub struct Hpy {
     _private: (),
 }
@@ -76,6 +79,7 @@ impl Hpy {
     /// ```
     ///
     /// After [`Hpy::setrelheap`], only the objects allocated after that reference point.
+    #[doc(alias("snapshot", "live_objects"))]
     pub fn heap(&self) -> Heap {
         let rel = relheap();
         take(|o| {
@@ -104,6 +108,7 @@ impl Hpy {
     /// assert!(hp.heap().objects().any(|o| o.address() == old.as_ptr() as usize));
     /// # drop((old, new));
     /// ```
+    #[doc(alias("baseline", "set_baseline", "reference_point"))]
     pub fn setrelheap(&self) {
         let wm = guard::internal(|| Arc::new(record::watermarks()));
         *relheap_cell() = Some(wm);
@@ -122,6 +127,7 @@ impl Hpy {
     /// assert!(hp.heap().objects().any(|o| o.address() == v.as_ptr() as usize));
     /// # drop(v);
     /// ```
+    #[doc(alias("clear_baseline"))]
     pub fn clear_relheap(&self) {
         let old = relheap_cell().take();
         guard::internal(|| drop(old));
@@ -138,6 +144,7 @@ impl Hpy {
     /// assert_eq!(mark.heap().size(), 5);
     /// # drop(s);
     /// ```
+    #[doc(alias("checkpoint", "scope"))]
     pub fn mark(&self) -> Mark {
         Mark::new()
     }
@@ -150,6 +157,7 @@ impl Hpy {
     /// let s = heapy::hpy().stats();
     /// assert!(s.allocations >= s.frees);
     /// ```
+    #[doc(alias("counters", "memory_usage"))]
     pub fn stats(&self) -> Stats {
         census::collect_stats()
     }

@@ -32,6 +32,8 @@ use crate::stack::Frame;
 /// # drop(b);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(alias("backtrace", "stack_trace"))]
+#[non_exhaustive]
 pub struct Traceback {
     count: usize,
     size: usize,
@@ -105,6 +107,7 @@ impl Heap {
     /// assert!(t.to_string().starts_with("Traceback of 1 object (40 bytes), most recent call first:"));
     /// # drop(v);
     /// ```
+    #[doc(alias("backtrace", "stack_trace", "allocation_stack"))]
     pub fn traceback(&self) -> Traceback {
         guard::internal(|| {
             let mut by_ctx: HashMap<u32, usize> = HashMap::new();

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use super::classes::Outside;
 use super::meta::Meta;
 use super::Obj;
-use crate::Error;
+use crate::ParseByError;
 
 /// How a [`Heap`](crate::Heap) is grouped when printed (guppy's "equivalence relations"):
 /// the views a heap computes from its own objects and names, so that a snapshot loaded
@@ -27,6 +27,7 @@ use crate::Error;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[doc(alias("view", "group_by", "classifier", "equivalence_relation"))]
 pub enum By {
     /// By kind: the tag, else the type or call site (the default).
     #[default]
@@ -73,6 +74,12 @@ impl By {
         }
     }
 
+    /// The names of [`By::ALL`], comma-separated (for messages).
+    pub(crate) fn names() -> String {
+        let names: Vec<&str> = By::ALL.iter().map(|b| b.name()).collect();
+        names.join(", ")
+    }
+
     /// The header of the label column.
     pub(crate) fn header(self) -> &'static str {
         match self {
@@ -85,20 +92,14 @@ impl By {
 }
 
 impl FromStr for By {
-    type Err = Error;
+    type Err = ParseByError;
 
-    fn from_str(s: &str) -> Result<By, Error> {
+    fn from_str(s: &str) -> Result<By, ParseByError> {
         By::ALL
             .iter()
             .copied()
             .find(|b| b.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = By::ALL.iter().map(|b| b.name()).collect();
-                Error::Usage(format!(
-                    "unknown view '{s}': expected one of {}",
-                    names.join(", ")
-                ))
-            })
+            .ok_or_else(|| ParseByError::new(s))
     }
 }
 

@@ -104,7 +104,7 @@ fn sample(sink: &mut Sink) {
 /// census is not the global allocator, MEM is the RSS, as in mprof. Every call of a
 /// `#[heapy::profile]` function that returns while the recorder runs adds a
 /// `FUNC <name> <MiB> <t> <MiB> <t> <level>` bracket. The file is flushed after each sample,
-/// and read back by [`Timeline::load`](crate::Timeline::load), `heapy mprof plot` and
+/// and read back by [`Timeline::load`](crate::mprof::Timeline::load), `heapy mprof plot` and
 /// `mprof plot`.
 ///
 /// One recorder runs at a time in a process. The recorder's own work (its thread, buffers,
@@ -123,10 +123,12 @@ fn sample(sink: &mut Sink) {
 /// std::thread::sleep(std::time::Duration::from_millis(30));
 /// drop(v);
 /// rec.stop().unwrap();
-/// let t = heapy::Timeline::load(&path).unwrap();
+/// let t = heapy::mprof::Timeline::load(&path).unwrap();
 /// assert!(t.peak().unwrap().mib >= 4.0);
 /// ```
 #[must_use = "the recorder stops when dropped"]
+#[doc(alias("mprof", "timeline"))]
+#[non_exhaustive]
 pub struct Recorder {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -144,6 +146,7 @@ impl Recorder {
     /// assert!(heapy::Recorder::start(dir.path().join("b.dat")).is_err());
     /// rec.stop().unwrap();
     /// ```
+    #[doc(alias("record", "mprof_run"))]
     pub fn start(path: impl AsRef<Path>) -> Result<Recorder> {
         Recorder::start_every(path, Duration::from_millis(100))
     }
@@ -158,7 +161,7 @@ impl Recorder {
     /// let rec = heapy::Recorder::start_every(&path, std::time::Duration::from_millis(1)).unwrap();
     /// std::thread::sleep(std::time::Duration::from_millis(20));
     /// rec.stop().unwrap();
-    /// assert!(heapy::Timeline::load(&path).unwrap().mem().len() >= 2);
+    /// assert!(heapy::mprof::Timeline::load(&path).unwrap().mem().len() >= 2);
     /// ```
     pub fn start_every(path: impl AsRef<Path>, interval: Duration) -> Result<Recorder> {
         let path = path.as_ref();
@@ -166,10 +169,9 @@ impl Recorder {
         guard::internal(|| {
             let mut sink = lock();
             if let Some(s) = sink.as_ref() {
-                return Err(Error::Usage(format!(
-                    "a Recorder is already running (writing {})",
-                    s.path.display()
-                )));
+                return Err(Error::RecorderRunning {
+                    path: s.path.clone(),
+                });
             }
             let file = File::create(path).map_err(|source| Error::Io {
                 path: path.to_path_buf(),
@@ -246,7 +248,7 @@ impl Recorder {
 /// Last sample, flush, close. Call inside the guard.
 fn finish_sink() -> Result<PathBuf> {
     let Some(mut s) = lock().take() else {
-        return Err(Error::Usage("no Recorder is running".into()));
+        return Err(Error::NotRecording);
     };
     sample(&mut s);
     let flushed = s.out.flush();

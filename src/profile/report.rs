@@ -17,12 +17,13 @@ use crate::census::guard;
 /// }
 /// let v = make();
 /// let p = heapy::LineProfile::last().unwrap();
-/// let row = p.rows().iter().find(|r| r.text().contains("vec![0u8; 1024]")).unwrap();
+/// let row = p.rows().find(|r| r.text().contains("vec![0u8; 1024]")).unwrap();
 /// assert_eq!(row.increment_bytes(), Some(1024));
 /// assert_eq!(row.occurrences(), 1);
 /// # drop(v);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LineRow {
     pub(crate) line: u32,
     pub(crate) text: String,
@@ -44,7 +45,7 @@ impl LineRow {
     /// }
     /// grow();
     /// let p = heapy::LineProfile::last().unwrap();
-    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// let row = p.rows().find(|r| r.text().trim().starts_with("let v")).unwrap();
     /// assert_eq!(row.line(), FN_LINE + 2);
     /// ```
     pub fn line(&self) -> u32 {
@@ -64,7 +65,7 @@ impl LineRow {
     /// }
     /// grow();
     /// let p = heapy::LineProfile::last().unwrap();
-    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// let row = p.rows().find(|r| r.text().trim().starts_with("let v")).unwrap();
     /// assert_eq!(row.text(), "    let v: Vec<u64> = Vec::with_capacity(16);");
     /// ```
     pub fn text(&self) -> &str {
@@ -85,7 +86,7 @@ impl LineRow {
     /// }
     /// grow();
     /// let p = heapy::LineProfile::last().unwrap();
-    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// let row = p.rows().find(|r| r.text().trim().starts_with("let v")).unwrap();
     /// assert_eq!(row.mem_bytes(), Some(16 * 8)); // `thread`: counted from the call
     /// ```
     pub fn mem_bytes(&self) -> Option<i64> {
@@ -105,7 +106,7 @@ impl LineRow {
     /// }
     /// grow();
     /// let p = heapy::LineProfile::last().unwrap();
-    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// let row = p.rows().find(|r| r.text().trim().starts_with("let v")).unwrap();
     /// assert_eq!(row.increment_bytes(), Some(16 * 8));
     /// ```
     pub fn increment_bytes(&self) -> Option<i64> {
@@ -125,7 +126,7 @@ impl LineRow {
     /// }
     /// grow();
     /// let p = heapy::LineProfile::last().unwrap();
-    /// let row = p.rows().iter().find(|r| r.text().trim().starts_with("let v")).unwrap();
+    /// let row = p.rows().find(|r| r.text().trim().starts_with("let v")).unwrap();
     /// assert_eq!(row.occurrences(), 1);
     /// ```
     pub fn occurrences(&self) -> u64 {
@@ -164,6 +165,7 @@ impl LineRow {
 /// assert!(text.contains("   1.000 MiB   -3.000 MiB           1       drop(big);"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LineProfile {
     pub(crate) function: String,
     pub(crate) file: String,
@@ -234,7 +236,8 @@ impl LineProfile {
         &self.file
     }
 
-    /// Every line from the attribute to the closing brace, in order.
+    /// The rows as data: every line from the attribute to the closing brace, in order;
+    /// `rows().len()` is the number of rows.
     ///
     /// ```
     /// # #[global_allocator]
@@ -245,11 +248,12 @@ impl LineProfile {
     /// two_lines();
     /// assert_eq!(heapy::LineProfile::last().unwrap().rows().len(), 3);
     /// ```
-    pub fn rows(&self) -> &[LineRow] {
-        &self.rows
+    pub fn rows(&self) -> std::slice::Iter<'_, LineRow> {
+        self.rows.iter()
     }
 
-    /// The row of source line `line`, if it is part of the function.
+    /// The row of source line `line` (a line number of the file), if it is part of the
+    /// function.
     ///
     /// ```
     /// # #[global_allocator]
@@ -258,11 +262,11 @@ impl LineProfile {
     /// fn f() {}
     /// f();
     /// let p = heapy::LineProfile::last().unwrap();
-    /// let first = p.rows()[0].line();
-    /// assert_eq!(p.row(first).unwrap().occurrences(), 1);
-    /// assert!(p.row(first + 1000).is_none());
+    /// let first = p.rows().next().unwrap().line();
+    /// assert_eq!(p.line(first).unwrap().occurrences(), 1);
+    /// assert!(p.line(first + 1000).is_none());
     /// ```
-    pub fn row(&self, line: u32) -> Option<&LineRow> {
+    pub fn line(&self, line: u32) -> Option<&LineRow> {
         self.rows.iter().find(|r| r.line == line)
     }
 

@@ -67,14 +67,10 @@ impl Stacks {
 pub(crate) const DEFAULT_SAMPLE_BYTES: u64 = 512 * 1024;
 
 impl core::str::FromStr for Stacks {
-    type Err = crate::Error;
+    type Err = crate::ParseStacksError;
 
-    fn from_str(s: &str) -> Result<Stacks, crate::Error> {
-        parse(s.as_bytes()).ok_or_else(|| {
-            crate::Error::Usage(format!(
-                "unknown stacks mode '{s}': expected off, auto, fp, unwind, sample or sample:<bytes>"
-            ))
-        })
+    fn from_str(s: &str) -> Result<Stacks, crate::ParseStacksError> {
+        parse(s.as_bytes()).ok_or_else(|| crate::ParseStacksError::new(s))
     }
 }
 

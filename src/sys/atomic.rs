@@ -13,9 +13,9 @@ static TEMPS: AtomicU64 = AtomicU64::new(0);
 /// A temporary path beside `path`, ending in `.ext`, unique in the process and across
 /// processes (pid and counter).
 fn temp_beside(path: &Path, ext: &str) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+    let name = path.file_name().ok_or_else(|| Error::NotAFileName {
+        path: path.to_path_buf(),
+    })?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     let n = TEMPS.fetch_add(1, Ordering::Relaxed);
@@ -107,6 +107,7 @@ mod tests {
 
     #[test]
     fn a_path_without_a_file_name_is_an_error() {
-        assert!(write(Path::new("/"), b"x").is_err());
+        let err = write(Path::new("/"), b"x").unwrap_err();
+        assert!(matches!(err, Error::NotAFileName { ref path } if path == Path::new("/")));
     }
 }
