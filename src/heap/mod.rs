@@ -23,7 +23,6 @@ use std::sync::{Arc, OnceLock};
 
 /// The object record a snapshot holds: the registry's own type, copied out as is.
 pub(crate) use crate::census::registry::Obj;
-#[allow(unused_imports)] // used by the export layer and its tests
 pub(crate) use crate::stack::Description;
 pub use checks::{check_memory_limit, check_no_leaks};
 pub(crate) use classes::Outside;
