@@ -7,8 +7,8 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::RefCell;
+use std::ffi::OsStr;
 use std::hint::black_box;
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -113,19 +113,12 @@ fn run_child(value: Option<&str>) -> String {
 /// As `run_child`; with `in_code`, the child also asks for the report in code (its census
 /// is built with `report_leaks_at_exit()`).
 fn run_child_asking(value: Option<&str>, in_code: bool) -> String {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_leaks_a_cycle",
-        "--test-threads=1",
-        "--quiet",
-    ])
-    .env(CHILD, if in_code { "code" } else { "1" });
-    match value {
-        Some(v) => cmd.env("HEAPY_LEAKS", v),
-        None => cmd.env_remove("HEAPY_LEAKS"),
-    };
-    let out = cmd.output().unwrap();
+    let child = if in_code { "code" } else { "1" };
+    let env = [
+        (CHILD, Some(OsStr::new(child))),
+        ("HEAPY_LEAKS", value.map(OsStr::new)),
+    ];
+    let out = common::rerun("child_leaks_a_cycle", &env, &["--quiet"]);
     assert!(out.status.success(), "child failed: {out:?}");
     String::from_utf8(out.stderr).unwrap()
 }

@@ -3,8 +3,11 @@
 //! process, so the tests here take turns.
 #![cfg(all(feature = "macros", feature = "plot"))]
 
+use std::ffi::OsStr;
 use std::sync::Mutex;
 use std::time::Duration;
+
+mod common;
 
 #[global_allocator]
 static CENSUS: heapy::Census = heapy::Census::new();
@@ -158,12 +161,11 @@ fn heapy_mprof_env_starts_a_recorder() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("env.dat");
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "env_child", "--test-threads=1"])
-        .env("HEAPY_MPROF", &path)
-        .env("HEAPY_TEST_CHILD", "1")
-        .output()
-        .unwrap();
+    let env = [
+        ("HEAPY_MPROF", Some(path.as_os_str())),
+        ("HEAPY_TEST_CHILD", Some(OsStr::new("1"))),
+    ];
+    let out = common::rerun("env_child", &env, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -186,13 +188,12 @@ fn a_bad_interval_is_named_and_the_default_used() {
     for bad in ["fast", "1e20"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("env.dat");
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "env_child", "--test-threads=1", "--quiet"])
-            .env("HEAPY_MPROF", &path)
-            .env("HEAPY_MPROF_INTERVAL", bad)
-            .env("HEAPY_TEST_CHILD", "1")
-            .output()
-            .unwrap();
+        let env = [
+            ("HEAPY_MPROF", Some(path.as_os_str())),
+            ("HEAPY_MPROF_INTERVAL", Some(OsStr::new(bad))),
+            ("HEAPY_TEST_CHILD", Some(OsStr::new("1"))),
+        ];
+        let out = common::rerun("env_child", &env, &["--quiet"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{bad}: {stderr}");
         assert_eq!(

@@ -5,7 +5,9 @@
 #[global_allocator]
 static C: heapy::Census = heapy::Census::new();
 
-use std::process::Command;
+use std::ffi::OsStr;
+
+mod common;
 
 /// Set in the child's environment: the child test reports only then.
 const CHILD: &str = "HEAPY_STACKS_ENV_CHILD";
@@ -36,19 +38,11 @@ fn child_reports() {
 /// What the child recorded with `HEAPY_STACKS` set to `value` (unset for `None`), and
 /// its standard error.
 fn child_and_stderr(value: Option<&str>) -> (String, String) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_reports",
-        "--test-threads=1",
-        "--nocapture",
-    ])
-    .env(CHILD, "1");
-    match value {
-        Some(v) => cmd.env("HEAPY_STACKS", v),
-        None => cmd.env_remove("HEAPY_STACKS"),
-    };
-    let out = cmd.output().unwrap();
+    let env = [
+        (CHILD, Some(OsStr::new("1"))),
+        ("HEAPY_STACKS", value.map(OsStr::new)),
+    ];
+    let out = common::rerun("child_reports", &env, &["--nocapture"]);
     assert!(out.status.success(), "child failed: {out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let report = stdout

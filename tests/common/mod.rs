@@ -1,5 +1,26 @@
-//! Helpers for the integration tests that read the output of another process (a child test
-//! or an example). Tests in this process read tables as data (`Heap::rows()`) instead.
+//! Helpers for the integration tests that run another process (this test binary again, for
+//! what changes the whole process, or an example) and read what it printed. Tests in this
+//! process read tables as data (`Heap::rows()`) instead.
+#![allow(dead_code)] // each test file uses a part
+
+use std::ffi::OsStr;
+use std::process::{Command, Output};
+
+/// Runs the test `name` of this test binary alone in a child process, with `env` set (a
+/// `None` value removes the variable) and `args` added (`--nocapture`, say), and returns
+/// what it did.
+pub fn rerun(name: &str, env: &[(&str, Option<&OsStr>)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    cmd.args(["--exact", name, "--test-threads=1"]).args(args);
+    for (key, value) in env {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {name} again as a child: {e}"))
+}
 
 /// One row of a guppy partition table as another process printed it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,9 +3,6 @@
 //! in parallel do not disturb it).
 #![cfg(feature = "macros")]
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 const MIB: i64 = 1 << 20;
 
 #[heapy::profile(thread, precision = 5, stream = none)]

@@ -1,8 +1,5 @@
 //! Call sites: `bysite()` rows and tracebacks name the exact line that allocated.
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 #[inline(never)]
 fn make_buffer(n: usize) -> (Vec<u64>, u32) {
     (vec![0u64; n], line!())
@@ -33,9 +30,18 @@ fn bysite_rows_are_file_line_function() {
         e.1 += o.size();
     }
     let want = std::collections::BTreeMap::from([
-        (format!("tests/sites.rs:{la} sites::make_buffer"), (2, 240)),
-        (format!("tests/sites.rs:{l1} sites::make_two"), (1, 4)),
-        (format!("tests/sites.rs:{l2} sites::make_two"), (1, 5)),
+        (
+            format!("tests/scoped/sites.rs:{la} scoped::sites::make_buffer"),
+            (2, 240),
+        ),
+        (
+            format!("tests/scoped/sites.rs:{l1} scoped::sites::make_two"),
+            (1, 4),
+        ),
+        (
+            format!("tests/scoped/sites.rs:{l2} scoped::sites::make_two"),
+            (1, 5),
+        ),
     ]);
     assert_eq!(by_site, want, "{text}");
     let top = h.row(0);
@@ -70,16 +76,16 @@ fn tracebacks_go_from_the_allocating_line_outwards() {
     assert_eq!(
         frames[0],
         (
-            "sites::make_buffer".to_string(),
-            Some("tests/sites.rs".to_string()),
+            "scoped::sites::make_buffer".to_string(),
+            Some("tests/scoped/sites.rs".to_string()),
             Some(line)
         )
     );
     assert_eq!(
         frames[1],
         (
-            "sites::tracebacks_go_from_the_allocating_line_outwards".to_string(),
-            Some("tests/sites.rs".to_string()),
+            "scoped::sites::tracebacks_go_from_the_allocating_line_outwards".to_string(),
+            Some("tests/scoped/sites.rs".to_string()),
             Some(outer)
         )
     );
@@ -89,14 +95,16 @@ fn tracebacks_go_from_the_allocating_line_outwards() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("\n  tests/sites.rs:{line} sites::make_buffer\n")),
+        text.contains(&format!(
+            "\n  tests/scoped/sites.rs:{line} scoped::sites::make_buffer\n"
+        )),
         "{text}"
     );
     // The same for a row of bysite() and for the object itself.
     assert_eq!(h.bysite().row(0).traceback(), t);
     assert_eq!(
         h.theone().unwrap().site(),
-        format!("tests/sites.rs:{line} sites::make_buffer")
+        format!("tests/scoped/sites.rs:{line} scoped::sites::make_buffer")
     );
     drop(v);
 }
@@ -109,7 +117,7 @@ fn closures_are_their_own_sites() {
     let h = mark.heap();
     assert_eq!(
         h.theone().unwrap().site(),
-        format!("tests/sites.rs:{line} sites::closures_are_their_own_sites::{{closure#0}}")
+        format!("tests/scoped/sites.rs:{line} scoped::sites::closures_are_their_own_sites::{{closure#0}}")
     );
     drop(v);
 }

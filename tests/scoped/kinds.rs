@@ -9,9 +9,6 @@ use std::mem::{align_of, size_of};
 use std::rc::Rc;
 use std::sync::Arc;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Person {
     id: u32,
@@ -59,7 +56,7 @@ fn std_containers_are_named_by_their_types() {
 
     let (v, c, b) = made(|| vec![p(1); 3]);
     assert_eq!((c, b), (1, 3 * size_of::<Person>()));
-    add("Vec<kinds::Person>", c, b);
+    add("Vec<scoped::kinds::Person>", c, b);
 
     let (pushed, c, b) = made(|| {
         let mut v = Vec::new();
@@ -68,19 +65,19 @@ fn std_containers_are_named_by_their_types() {
         v
     });
     assert_eq!((c, b), (1, pushed.capacity() * size_of::<Person>()));
-    add("Vec<kinds::Person>", c, b);
+    add("Vec<scoped::kinds::Person>", c, b);
 
     let (bx, c, b) = made(|| Box::new(p(3)));
     assert_eq!((c, b), (1, size_of::<Person>()));
-    add("Box<kinds::Person>", c, b);
+    add("Box<scoped::kinds::Person>", c, b);
 
     let (rc, c, b) = made(|| Rc::new(p(4)));
     assert_eq!((c, b), (1, 2 * size_of::<usize>() + size_of::<Person>()));
-    add("Rc<kinds::Person>", c, b);
+    add("Rc<scoped::kinds::Person>", c, b);
 
     let (arc, c, b) = made(|| Arc::new(p(5)));
     assert_eq!((c, b), (1, 2 * size_of::<usize>() + size_of::<Person>()));
-    add("Arc<kinds::Person>", c, b);
+    add("Arc<scoped::kinds::Person>", c, b);
 
     let (s1, c, b) = made(|| String::from("hello"));
     assert_eq!((c, b), (1, 5));
@@ -98,7 +95,7 @@ fn std_containers_are_named_by_their_types() {
         m
     });
     assert_eq!(c, 1);
-    add("HashMap<u32, kinds::Person>", c, b);
+    add("HashMap<u32, scoped::kinds::Person>", c, b);
 
     let (set, c, b) = made(|| {
         let mut s: HashSet<u64> = HashSet::new();
@@ -114,7 +111,7 @@ fn std_containers_are_named_by_their_types() {
         m
     });
     assert_eq!(c, 1);
-    add("BTreeMap<u32, kinds::Person>", c, b);
+    add("BTreeMap<u32, scoped::kinds::Person>", c, b);
 
     let (dq, c, b) = made(|| {
         let mut d: VecDeque<Person> = VecDeque::new();
@@ -122,15 +119,15 @@ fn std_containers_are_named_by_their_types() {
         d
     });
     assert_eq!((c, b), (1, dq.capacity() * size_of::<Person>()));
-    add("VecDeque<kinds::Person>", c, b);
+    add("VecDeque<scoped::kinds::Person>", c, b);
 
     let (nested, c, b) = made(|| vec![Box::new(p(10)), Box::new(p(11))]);
     assert_eq!(
         (c, b),
         (3, 2 * size_of::<usize>() + 2 * size_of::<Person>())
     );
-    add("Vec<Box<kinds::Person>>", 1, 2 * size_of::<usize>());
-    add("Box<kinds::Person>", 2, 2 * size_of::<Person>());
+    add("Vec<Box<scoped::kinds::Person>>", 1, 2 * size_of::<usize>());
+    add("Box<scoped::kinds::Person>", 2, 2 * size_of::<Person>());
 
     let (strings, c, b) = made(|| vec![String::from("ab"), String::from("cde")]);
     assert_eq!((c, b), (3, 2 * size_of::<String>() + 5));
@@ -278,7 +275,11 @@ fn tags_still_win_and_keep_the_call_site() {
     let h = mark.heap();
     let o = h.theone().unwrap();
     assert_eq!((o.kind(), o.size()), ("Tagged", 40));
-    assert!(o.site().starts_with("tests/kinds.rs:"), "{}", o.site());
+    assert!(
+        o.site().starts_with("tests/scoped/kinds.rs:"),
+        "{}",
+        o.site()
+    );
     drop(b);
 }
 

@@ -5,9 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 /// Threads that allocate, keep some and free the rest until told to stop.
 struct Churn {
     stop: Arc<AtomicBool>,

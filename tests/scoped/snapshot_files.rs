@@ -7,9 +7,6 @@ use std::thread;
 
 use proptest::prelude::*;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 /// A heap of a few kinds from two threads (the second one enters the mark).
 fn sample() -> (heapy::Heap, Vec<Vec<u8>>) {
     let mut held: Vec<Vec<u8>> = Vec::with_capacity(64);

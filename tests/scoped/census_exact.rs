@@ -5,9 +5,6 @@
 
 use std::alloc::{alloc, alloc_zeroed, dealloc, realloc, Layout};
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
 }

@@ -7,9 +7,6 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 #[derive(Clone, Debug)]
 enum Op {
     Alloc { size: usize, align_log2: u32 },

@@ -6,9 +6,6 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 type Ids = BTreeSet<(usize, u64)>;
 
 fn ids(h: &heapy::Heap) -> Ids {

@@ -2,9 +2,6 @@
 //! linked list, a binary tree, and an object shared by two owners. Each test looks only at
 //! objects of its own kinds, so tests may run in parallel.
 
-#[global_allocator]
-static C: heapy::Census = heapy::Census::new();
-
 use std::hint::black_box;
 use std::mem::{offset_of, size_of};
 use std::rc::Rc;

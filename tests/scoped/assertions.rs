@@ -6,9 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 fn panic_message(r: std::thread::Result<()>) -> String {
     let e = r.unwrap_err();
     match e.downcast::<String>() {

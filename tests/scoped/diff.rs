@@ -3,9 +3,6 @@
 
 use std::thread;
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 fn blocks(kind: &str, n: usize, size: usize, into: &mut Vec<Vec<u8>>) {
     heapy::with_kind(kind, || {
         for _ in 0..n {

@@ -1,9 +1,6 @@
 //! The printed tables, line by line, in guppy's layout. Each test builds its objects after a
 //! mark (thread-scoped), so parallel tests do not disturb the figures.
 
-#[global_allocator]
-static CENSUS: heapy::Census = heapy::Census::new();
-
 // Boxes on purpose: each is one heap object of a known size.
 #[allow(clippy::vec_box)]
 struct Fixture {
