@@ -4,6 +4,7 @@
 //! the mark: the tests stay exact while cargo runs them in parallel threads.
 
 use std::alloc::{alloc, alloc_zeroed, dealloc, realloc, Layout};
+use std::hint::black_box;
 
 fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
@@ -34,11 +35,12 @@ fn tagged_allocations_are_counted_exactly() {
 fn nested_kind_guards_innermost_wins() {
     let mark = heapy::hpy().mark();
     let outer = heapy::kind("Outer");
-    let a = Box::new(1u32);
-    let b = heapy::with_kind("Inner", || Box::new(2u64));
-    let c = Box::new(3u16);
+    // black_box: boxes that never escape may be elided by LLVM at opt-level 1.
+    let a = black_box(Box::new(1u32));
+    let b = heapy::with_kind("Inner", || black_box(Box::new(2u64)));
+    let c = black_box(Box::new(3u16));
     drop(outer);
-    let d = Box::new(4u8);
+    let d = black_box(Box::new(4u8));
     let h = mark.heap();
     let kinds: Vec<(usize, &str)> = h.objects().map(|o| (o.size(), o.kind())).collect();
     assert_eq!(

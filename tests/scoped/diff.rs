@@ -29,7 +29,7 @@ fn diff_prints_guppys_layout() {
     let a = mark.heap();
     let d = a.diff(&b);
 
-    let expected = include_str!("data/guppy3-diff.txt");
+    let expected = include_str!("../data/guppy3-diff.txt");
     let text = d.to_string();
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
