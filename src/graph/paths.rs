@@ -405,10 +405,7 @@ impl RootNames {
             let floor = lo.min(here.sp).saturating_sub(1 << 16);
             while fp >= floor && fp + 16 <= hi && fp.is_multiple_of(8) && frames.len() < 4096 {
                 let mut pair = [0usize; 2];
-                // SAFETY: `pair` is 16 writable bytes; any bit pattern is a valid usize.
-                let bytes =
-                    unsafe { core::slice::from_raw_parts_mut(pair.as_mut_ptr().cast::<u8>(), 16) };
-                if sys::read_memory(fp, bytes) != 16 {
+                if sys::read_words(fp, &mut pair) != 2 {
                     break;
                 }
                 frames.push((fp, pair[1]));

@@ -16,7 +16,7 @@ mod segments;
 mod thread;
 mod workers;
 
-pub(crate) use memread::read as read_memory;
+pub(crate) use memread::read_words;
 pub(crate) use pages::{map_zeroed, unmap};
 pub(crate) use regs::{spill_registers, stack_pointer, thread_alive, thread_pointer, REGS};
 pub(crate) use rss::rss_bytes;
