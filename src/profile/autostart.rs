@@ -47,7 +47,6 @@ fn from_env() {
     });
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 mod init {
     extern "C" fn heapy_mprof_init() {
         super::from_env();

@@ -47,10 +47,6 @@ fn frame_pointer() -> usize {
     unsafe {
         core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        fp = 0;
-    }
     fp
 }
 

@@ -3,8 +3,9 @@
 /// How many machine words [`spill_registers`] writes.
 pub(crate) const REGS: usize = 32;
 
-/// Writes the calling thread's general-purpose registers into `out` (zeros where an
-/// architecture has fewer), so that pointers a caller keeps only in registers can be found.
+/// Writes the calling thread's general-purpose registers into `out`, so that pointers a
+/// caller keeps only in registers can be found (x86_64 has 16 and leaves the other words as
+/// they were; aarch64 fills all 32).
 #[inline(never)]
 pub(crate) fn spill_registers(out: &mut [usize; REGS]) {
     #[cfg(target_arch = "x86_64")]
@@ -46,11 +47,6 @@ pub(crate) fn spill_registers(out: &mut [usize; REGS]) {
             );
         }
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        // No register capture on this architecture: only memory roots are scanned.
-        out.fill(0);
-    }
 }
 
 /// The calling function's stack pointer (approximately: the address of a local on the
@@ -68,16 +64,11 @@ pub(crate) fn stack_pointer() -> usize {
     unsafe {
         core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let here = 0u8;
-        sp = core::hint::black_box(&here) as *const u8 as usize;
-    }
     sp
 }
 
-/// The calling thread's thread pointer (where its static thread-local blocks are found),
-/// or 0 where unknown. Never allocates: callable from inside the allocator.
+/// The calling thread's thread pointer (where its static thread-local blocks are found).
+/// Never allocates: callable from inside the allocator.
 #[inline]
 pub(crate) fn thread_pointer() -> usize {
     #[cfg(target_arch = "x86_64")]
@@ -101,10 +92,6 @@ pub(crate) fn thread_pointer() -> usize {
                 options(nomem, nostack, preserves_flags));
         }
         tp
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        0
     }
 }
 
