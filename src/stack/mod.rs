@@ -17,6 +17,7 @@ mod types;
 
 pub(crate) use cache::forget as forget_symbols;
 pub(crate) use describe::{describe, describe_all, tag, Description};
+pub(crate) use fp::walk_frames;
 pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;

@@ -36,7 +36,9 @@ mod workers;
 
 pub(crate) use memread::read_words;
 pub(crate) use pages::{map_zeroed, unmap};
-pub(crate) use regs::{spill_registers, stack_pointer, thread_alive, thread_pointer, REGS};
+pub(crate) use regs::{
+    frame_pointer, spill_registers, stack_pointer, thread_alive, thread_pointer, FP_SLOT, REGS,
+};
 pub(crate) use rss::rss_bytes;
 pub(crate) use segments::loaded as loaded_segments;
 pub(crate) use thread::{current_stack_bounds, current_thread_name, current_tid, is_main_thread};

@@ -1,4 +1,5 @@
-//! The calling thread's registers, stack pointer and thread pointer.
+//! The calling thread's registers, stack pointer, frame pointer and thread pointer: the only
+//! place heapy reads registers.
 
 /// How many machine words [`spill_registers`] writes.
 pub(crate) const REGS: usize = 32;
@@ -47,6 +48,31 @@ pub(crate) fn spill_registers(out: &mut [usize; REGS]) {
             );
         }
     }
+}
+
+/// Where [`spill_registers`] puts the frame-pointer register (rbp).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const FP_SLOT: usize = 6;
+/// Where [`spill_registers`] puts the frame-pointer register (x29).
+#[cfg(target_arch = "aarch64")]
+pub(crate) const FP_SLOT: usize = 29;
+
+/// The calling function's frame pointer (its frame's saved-frame-pointer slot when the code
+/// keeps frame pointers; anything at all when it does not).
+#[inline(always)]
+pub(crate) fn frame_pointer() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: copies rbp into a register; no memory is touched.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: copies x29 into a register; no memory is touched.
+    unsafe {
+        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    fp
 }
 
 /// The calling function's stack pointer (approximately: the address of a local on the
