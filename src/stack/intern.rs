@@ -14,7 +14,7 @@ use crate::sys;
 /// Frames kept per stack (innermost first).
 pub(crate) const DEPTH: usize = 32;
 /// Entries in the table.
-const ENTRIES: usize = 1 << 17;
+pub(crate) const ENTRIES: usize = 1 << 17;
 /// Entries tried before a stack is given up as "table full".
 const PROBES: usize = 64;
 
