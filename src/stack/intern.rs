@@ -172,7 +172,8 @@ pub(crate) fn frames(id: u32, base: u32) -> Option<(&'static [usize], u32)> {
     if unsafe { &(*e).key }.load(Ordering::Acquire) & !HASH != READY {
         return None;
     }
-    // SAFETY: the entry is READY (see above).
+    // SAFETY: the key, read above with Acquire, said READY: the frames and tag were written
+    // before the Release store that set it, and a READY entry is never written again.
     Some(unsafe { stored(e) })
 }
 
