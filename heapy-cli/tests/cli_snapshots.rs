@@ -293,3 +293,88 @@ fn diff_fit_wraps_long_kinds_to_the_width() {
     assert_eq!(stdout(&o), want.to_string());
     drop(held);
 }
+
+/// A percentage as `--fit` prints it: a whole number, rounded half up (guppy's rounding).
+fn whole(percent: f64) -> String {
+    format!("{}", (percent + 0.5).floor())
+}
+
+#[test]
+fn view_fit_has_the_same_rows_with_long_kinds_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mark = heapy::hpy().mark();
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(16);
+    heapy::with_kind(LONG, || held.extend([vec![0u8; 300], vec![0u8; 300]]));
+    heapy::with_kind(LONGER, || held.push(vec![0u8; 777]));
+    for i in 0..11 {
+        heapy::with_kind(&format!("Small{i}"), || held.push(vec![0u8; i + 1]));
+    }
+    let h = mark.heap();
+    h.dump(d.join("snap.json")).unwrap();
+
+    for (columns, width) in [(Some("72"), 72), (None, 100)] {
+        for by in ["kind", "site", "size"] {
+            let o = heapy_with(d, &["view", "snap.json", "--by", by, "--fit"], columns);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let text = stdout(&o);
+            assert_fits(&text, width);
+            let want = h.by(by.parse().unwrap());
+            let title = format!(
+                "Partition of a set of {} objects. Total size = {} bytes.\n",
+                want.count(),
+                want.size()
+            );
+            assert!(text.starts_with(&title), "{text}");
+            let header = if by == "size" {
+                "Individual"
+            } else {
+                &by[..1].to_uppercase()
+            };
+            let header = if by == "site" { "Site" } else { header };
+            let rows = fit_rows(&text, header);
+            assert_eq!(rows.len(), want.rows().len().min(10), "{text}");
+            for (i, (row, r)) in rows.iter().zip(want.rows()).enumerate() {
+                let expect = [
+                    i.to_string(),
+                    r.count().to_string(),
+                    whole(r.count_percent()),
+                    r.size().to_string(),
+                    whole(r.size_percent()),
+                    r.cumulative().to_string(),
+                    whole(r.cumulative_percent()),
+                ];
+                assert_eq!(row.figures[..], expect, "{text}");
+                assert_eq!(row.label, r.label().replace(' ', ""), "{text}");
+                if by == "kind" {
+                    // Narrow, the long kinds take several lines; at 100 columns, one each.
+                    let long = r.label() == LONG || r.label() == LONGER;
+                    assert_eq!(row.lines > 1, long && width == 72, "{row:?}\n{text}");
+                }
+            }
+            let left = want.rows().len().saturating_sub(10);
+            assert_eq!(
+                text.contains(&format!("<{left} more rows. Use --all to view.>\n")),
+                left > 0,
+                "{text}"
+            );
+        }
+    }
+    // The kinds, every row, against the library's own row figures.
+    let o = heapy_with(d, &["view", "snap.json", "--fit", "--all"], Some("72"));
+    let rows = fit_rows(&stdout(&o), "Kind");
+    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    let want: Vec<String> = h.rows().map(|r| r.label().replace(' ', "")).collect();
+    assert_eq!(labels, want);
+    let first = h.rows().next().unwrap();
+    let expect = [
+        first.count().to_string(),
+        whole(first.count_percent()),
+        first.size().to_string(),
+    ];
+    assert_eq!(rows[0].figures[1..4], expect, "{}", stdout(&o));
+    // The default layout is still guppy's, byte for byte.
+    let o = heapy_with(d, &["view", "snap.json"], Some("60"));
+    assert_eq!(stdout(&o), h.to_string());
+    drop(held);
+}
