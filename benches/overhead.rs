@@ -71,14 +71,16 @@ unsafe impl GlobalAlloc for Switch {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the trailer byte written by alloc/realloc.
+        // SAFETY: `ptr` is a live block of ours with `layout`: its byte at `layout.size()` is
+        // the trailer that alloc or realloc wrote.
         let mode = unsafe { ptr.add(layout.size()).read() };
         // SAFETY: the same allocator and grown layout that made the block.
         unsafe { route(mode).dealloc(ptr, grown(layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as in dealloc.
+        // SAFETY: `ptr` is a live block of ours with `layout`: its byte at `layout.size()` is
+        // the trailer that alloc or realloc wrote.
         let mode = unsafe { ptr.add(layout.size()).read() };
         // SAFETY: the same allocator and grown layout; the new size is grown the same way.
         let q = unsafe { route(mode).realloc(ptr, grown(layout), new_size + 1) };
@@ -177,7 +179,7 @@ fn metadata_per_object() -> f64 {
         let objs: Vec<Box<[u8]>> = (0..N)
             .map(|i| vec![1u8; sz[i % sz.len()]].into_boxed_slice())
             .collect();
-        // SAFETY: as above.
+        // SAFETY: mallinfo2 only reads glibc's counters; it has no preconditions.
         let after = unsafe { libc::mallinfo2() }.uordblks as f64;
         // Every live object holds one registry record (24 bytes) while the Census has it.
         let reg = if mode == CENSUS { (N * 24) as u64 } else { 0 };

@@ -5,6 +5,7 @@
 
 mod diff;
 mod error;
+mod fit;
 mod flame;
 mod mprof;
 mod mprof_files;

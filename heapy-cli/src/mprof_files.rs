@@ -65,20 +65,36 @@ pub(crate) fn latest() -> Result<PathBuf> {
         .ok_or(CliError::NoRecording)
 }
 
-/// `heapy mprof list`: index, file, samples, peak and command of each recording.
+/// `heapy mprof list`: index, file, samples, peak and command of each recording, as a
+/// table fitted to the terminal (long commands wrap).
 pub(crate) fn list() -> Result<()> {
+    use crate::fit::{self, Col};
+    let mut t = fit::table(
+        &["Index", "File", "Samples", "Peak MiB", "Command"],
+        &[Col::Number, Col::Text, Col::Number, Col::Number, Col::Wrap],
+        fit::width(),
+    );
     for (i, p) in recordings(Path::new("."))?.iter().enumerate() {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
-        match Timeline::load(p) {
-            Ok(t) => println!(
-                "{i} {name} {} samples, peak {:.3} MiB: {}",
-                t.mem().len(),
-                t.peak().map_or(0.0, |s| s.mib),
-                t.cmdline().unwrap_or("")
-            ),
-            Err(e) => println!("{i} {name} (unreadable: {e})"),
-        }
+        let row = match Timeline::load(p) {
+            Ok(t) => [
+                i.to_string(),
+                name.into_owned(),
+                t.mem().len().to_string(),
+                format!("{:.3}", t.peak().map_or(0.0, |s| s.mib)),
+                t.cmdline().unwrap_or("").to_string(),
+            ],
+            Err(e) => [
+                i.to_string(),
+                name.into_owned(),
+                String::new(),
+                String::new(),
+                format!("(unreadable: {e})"),
+            ],
+        };
+        t.add_row(row.to_vec());
     }
+    print!("{}", fit::render(&t));
     Ok(())
 }
 

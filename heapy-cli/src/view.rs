@@ -1,4 +1,5 @@
-//! `heapy view snap.json [--by kind|site|size|thread|id] [--all]`: a snapshot's table.
+//! `heapy view snap.json [--by kind|site|size|thread|id] [--all] [--fit]`: a snapshot's
+//! table.
 
 use std::path::PathBuf;
 
@@ -6,6 +7,8 @@ use clap::Args;
 use heapy::{By, Heap};
 
 use crate::error::Result;
+
+use crate::fit::{self, Col};
 
 /// Parses a view name for clap (the message lists the views this build knows).
 pub(crate) fn parse_by(s: &str) -> std::result::Result<By, String> {
@@ -23,6 +26,10 @@ pub(crate) struct ViewArgs {
     /// Show every row, not only the first ten.
     #[arg(long)]
     all: bool,
+    /// Fit the table to the terminal's width (else `COLUMNS`, else 100), wrapping long
+    /// labels, instead of guppy's fixed columns.
+    #[arg(long)]
+    fit: bool,
 }
 
 pub(crate) fn run(a: ViewArgs) -> Result<()> {
@@ -31,7 +38,72 @@ pub(crate) fn run(a: ViewArgs) -> Result<()> {
         Some(by) => h.by(by),
         None => h,
     };
-    let h = if a.all { h.all() } else { h };
-    print!("{h}");
+    if a.fit {
+        print!("{}", fitted(&h, a.all, fit::width()));
+    } else {
+        let h = if a.all { h.all() } else { h };
+        print!("{h}");
+    }
     Ok(())
+}
+
+/// A percentage as a whole number, rounded half up as guppy's table rounds it.
+fn whole(percent: f64) -> String {
+    format!("{}", (percent + 0.5).floor())
+}
+
+/// The same rows as guppy's partition table, as a table `width` wide.
+fn fitted(h: &Heap, all: bool, width: u16) -> String {
+    let rows: Vec<_> = h.rows().collect();
+    let count: usize = rows.iter().map(|r| r.count()).sum();
+    let size = rows.last().map_or(0, |r| r.cumulative());
+    let mut out = format!("Partition of a set of {count} objects. Total size = {size} bytes.\n");
+    if let Some(rate) = h.sample_rate() {
+        out.push_str(&format!(
+            "Figures are estimates from a byte-sampled heap (mean gap {rate} bytes).\n"
+        ));
+    }
+    let mut t = fit::table(
+        &[
+            "Index",
+            "Count",
+            "%",
+            "Size",
+            "%",
+            "Cumulative",
+            "%",
+            fit::label_header(h.view().unwrap_or_default()),
+        ],
+        &[
+            Col::Number,
+            Col::Number,
+            Col::Number,
+            Col::Number,
+            Col::Number,
+            Col::Number,
+            Col::Number,
+            Col::Wrap,
+        ],
+        width,
+    );
+    let shown = if all {
+        rows.len()
+    } else {
+        rows.len().min(fit::PAGE)
+    };
+    for (i, r) in rows.iter().take(shown).enumerate() {
+        t.add_row(vec![
+            i.to_string(),
+            r.count().to_string(),
+            whole(r.count_percent()),
+            r.size().to_string(),
+            whole(r.size_percent()),
+            r.cumulative().to_string(),
+            whole(r.cumulative_percent()),
+            r.label().to_string(),
+        ]);
+    }
+    out.push_str(&fit::render(&t));
+    out.push_str(&fit::more(rows.len() - shown));
+    out
 }

@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+mod common;
+use common::{assert_fits, fit_rows};
+
 #[global_allocator]
 static CENSUS: heapy::Census = heapy::Census::new();
 
@@ -107,7 +110,9 @@ fn run_records_rss_of_other_programs_and_children() {
 
     // list, peak, clean work on it.
     let o = heapy(dir.path(), &["mprof", "list"]);
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("0 {}", files[0])));
+    let rows = fit_rows(&String::from_utf8_lossy(&o.stdout), "Command");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].figures[..2], ["0", files[0].as_str()]);
     let o = heapy(dir.path(), &["mprof", "peak"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
@@ -299,4 +304,59 @@ fn flame_draws_folded_stacks_and_refuses_bad_input() {
         stderr(&o)
     );
     drop(kept);
+}
+
+#[test]
+fn list_tables_the_recordings_and_wraps_long_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A recording of this process while it holds 4 MiB (the recorder samples the whole
+    // heap: other tests of this file run meanwhile, so the file's own figures are checked).
+    let first = d.join("mprofile_20260101000000.dat");
+    let rec = heapy::Recorder::start_every(&first, Duration::from_millis(10)).unwrap();
+    let held = vec![1u8; 4 << 20];
+    std::thread::sleep(Duration::from_millis(60));
+    rec.stop().unwrap();
+    drop(held);
+    let t = heapy::mprof::Timeline::load(&first).unwrap();
+    assert!(t.peak().unwrap().mib >= 4.0);
+    // A recording with a long command line, and a file that is not one.
+    let long = "./target/release/server --config /etc/server/production.toml --workers 16 --log-level debug";
+    std::fs::write(
+        d.join("mprofile_20260101000001.dat"),
+        format!("CMDLINE {long}\nMEM 1.500 100.0\nMEM 2.250 100.1\nMEM 0.750 100.2\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join("mprofile_20260101000002.dat"), "hello\n").unwrap();
+    let second = heapy::mprof::Timeline::load(d.join("mprofile_20260101000001.dat")).unwrap();
+
+    for (columns, width) in [("70", 70), ("200", 200)] {
+        let o = Command::new(env!("CARGO_BIN_EXE_heapy"))
+            .args(["mprof", "list"])
+            .current_dir(d)
+            .env("COLUMNS", columns)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_fits(&text, width);
+        let rows = fit_rows(&text, "Command");
+        assert_eq!(rows.len(), 3, "{text}");
+        for (i, (row, t)) in rows.iter().zip([&t, &second]).enumerate() {
+            let name = format!("mprofile_2026010100000{i}.dat");
+            let expect = [
+                i.to_string(),
+                name,
+                t.mem().len().to_string(),
+                format!("{:.3}", t.peak().unwrap().mib),
+            ];
+            assert_eq!(row.figures[..], expect, "{text}");
+            assert_eq!(row.label, t.cmdline().unwrap().replace(' ', ""), "{text}");
+            // The commands wrap when narrow, never at 200 columns.
+            assert_eq!(row.lines > 1, width == 70, "{row:?}\n{text}");
+        }
+        assert_eq!(rows[1].figures[2..], ["3", "2.250"]);
+        assert_eq!(rows[2].figures[..2], ["2", "mprofile_20260101000002.dat"]);
+        assert!(rows[2].label.starts_with("(unreadable:"), "{text}");
+    }
 }

@@ -5,16 +5,26 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+use common::{assert_fits, fit_rows};
+
 #[global_allocator]
 static CENSUS: heapy::Census = heapy::Census::new();
 
 fn heapy(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heapy"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("HEAPY_MPROF")
-        .output()
-        .unwrap()
+    heapy_with(dir, args, None)
+}
+
+/// Runs the command with `COLUMNS` set to `columns` (or unset). Its standard output is a
+/// pipe, so `--fit` takes its width from `COLUMNS`, else 100.
+fn heapy_with(dir: &Path, args: &[&str], columns: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_heapy"));
+    c.args(args).current_dir(dir).env_remove("HEAPY_MPROF");
+    match columns {
+        Some(w) => c.env("COLUMNS", w),
+        None => c.env_remove("COLUMNS"),
+    };
+    c.output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -188,5 +198,183 @@ fn bad_files_and_options_fail_clearly() {
     assert!(stderr(&o).contains("required arguments were not provided"));
     let o = heapy(d, &["view"]);
     assert_eq!(o.status.code(), Some(2));
+    drop(held);
+}
+
+/// Kinds too long for 60 columns but not for 100: the `--fit` tables wrap them when narrow.
+const LONG: &str = "ParsedConfigurationDocument cache by tenant";
+const LONGER: &str = "Connection pool of the storage backends (per shard)";
+
+#[test]
+fn diff_fit_wraps_long_kinds_to_the_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mark = heapy::hpy().mark();
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(16);
+    heapy::with_kind(LONG, || held.push(vec![0u8; 300]));
+    let old = mark.heap();
+    heapy::with_kind(LONG, || held.extend([vec![0u8; 300], vec![0u8; 300]]));
+    heapy::with_kind(LONGER, || held.push(vec![0u8; 777]));
+    for i in 0..11 {
+        heapy::with_kind(&format!("Small{i}"), || held.push(vec![0u8; i + 1]));
+    }
+    let new = mark.heap();
+    old.dump(d.join("old.json")).unwrap();
+    new.dump(d.join("new.json")).unwrap();
+    let want = new.diff(&old);
+    assert_eq!(want.rows().len(), 13);
+
+    for (columns, width) in [(Some("60"), 60), (None, 100)] {
+        let o = heapy_with(d, &["diff", "new.json", "old.json", "--fit"], columns);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert_fits(&text, width);
+        assert!(
+            text.starts_with("Summary of difference operation (A-B).\n"),
+            "{text}"
+        );
+        // The summary: A, B and A-B as the library counts them.
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let a = [want.a_count().to_string(), want.a_size().to_string()];
+        let b = [want.b_count().to_string(), want.b_size().to_string()];
+        let ab = [
+            want.count().to_string(),
+            want.size().to_string(),
+            format!("{:.2}", want.pct_of_b()),
+        ];
+        assert!(lines.iter().any(|l| l[..] == ["A", &a[0], &a[1]]), "{text}");
+        assert!(lines.iter().any(|l| l[..] == ["B", &b[0], &b[1]]), "{text}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l[..] == ["A-B", &ab[0], &ab[1], &ab[2]]),
+            "{text}"
+        );
+        // The first ten rows, figures and whole labels, as the library's rows say.
+        let rows = fit_rows(&text, "Kind");
+        assert_eq!(rows.len(), 10, "{text}");
+        for (i, (row, r)) in rows.iter().zip(want.rows()).enumerate() {
+            let pct = r.cumulative() as f64 * 100.0 / want.b_size() as f64;
+            let expect = [
+                i.to_string(),
+                r.count().to_string(),
+                r.size().to_string(),
+                r.cumulative().to_string(),
+                format!("{pct:.2}"),
+            ];
+            assert_eq!(row.figures[..], expect, "{text}");
+            assert_eq!(row.label, r.label().replace(' ', ""), "{text}");
+            // Narrow, the long kinds take several lines; at 100 columns, one each.
+            let long = r.label() == LONG || r.label() == LONGER;
+            assert_eq!(row.lines > 1, long && width == 60, "{row:?}\n{text}");
+        }
+        assert!(
+            text.ends_with("<3 more rows. Use --all to view.>\n"),
+            "{text}"
+        );
+    }
+    let o = heapy_with(
+        d,
+        &["diff", "new.json", "old.json", "--fit", "--all"],
+        Some("60"),
+    );
+    let labels: Vec<String> = fit_rows(&stdout(&o), "Kind")
+        .into_iter()
+        .map(|r| r.label)
+        .collect();
+    let want_labels: Vec<String> = want.rows().map(|r| r.label().replace(' ', "")).collect();
+    assert_eq!(labels, want_labels);
+    assert!(!stdout(&o).contains("more rows"));
+    // The default layout is still guppy's, byte for byte.
+    let o = heapy_with(d, &["diff", "new.json", "old.json"], Some("60"));
+    assert_eq!(stdout(&o), want.to_string());
+    drop(held);
+}
+
+/// A percentage as `--fit` prints it: a whole number, rounded half up (guppy's rounding).
+fn whole(percent: f64) -> String {
+    format!("{}", (percent + 0.5).floor())
+}
+
+#[test]
+fn view_fit_has_the_same_rows_with_long_kinds_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mark = heapy::hpy().mark();
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(16);
+    heapy::with_kind(LONG, || held.extend([vec![0u8; 300], vec![0u8; 300]]));
+    heapy::with_kind(LONGER, || held.push(vec![0u8; 777]));
+    for i in 0..11 {
+        heapy::with_kind(&format!("Small{i}"), || held.push(vec![0u8; i + 1]));
+    }
+    let h = mark.heap();
+    h.dump(d.join("snap.json")).unwrap();
+
+    for (columns, width) in [(Some("72"), 72), (None, 100)] {
+        for by in ["kind", "site", "size"] {
+            let o = heapy_with(d, &["view", "snap.json", "--by", by, "--fit"], columns);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let text = stdout(&o);
+            assert_fits(&text, width);
+            let want = h.by(by.parse().unwrap());
+            let title = format!(
+                "Partition of a set of {} objects. Total size = {} bytes.\n",
+                want.count(),
+                want.size()
+            );
+            assert!(text.starts_with(&title), "{text}");
+            let header = if by == "size" {
+                "Individual"
+            } else {
+                &by[..1].to_uppercase()
+            };
+            let header = if by == "site" { "Site" } else { header };
+            let rows = fit_rows(&text, header);
+            assert_eq!(rows.len(), want.rows().len().min(10), "{text}");
+            for (i, (row, r)) in rows.iter().zip(want.rows()).enumerate() {
+                let expect = [
+                    i.to_string(),
+                    r.count().to_string(),
+                    whole(r.count_percent()),
+                    r.size().to_string(),
+                    whole(r.size_percent()),
+                    r.cumulative().to_string(),
+                    whole(r.cumulative_percent()),
+                ];
+                assert_eq!(row.figures[..], expect, "{text}");
+                assert_eq!(row.label, r.label().replace(' ', ""), "{text}");
+                if by == "kind" {
+                    // Narrow, the long kinds take several lines; at 100 columns, one each.
+                    let long = r.label() == LONG || r.label() == LONGER;
+                    assert_eq!(row.lines > 1, long && width == 72, "{row:?}\n{text}");
+                }
+            }
+            let left = want.rows().len().saturating_sub(10);
+            assert_eq!(
+                text.contains(&format!("<{left} more rows. Use --all to view.>\n")),
+                left > 0,
+                "{text}"
+            );
+        }
+    }
+    // The kinds, every row, against the library's own row figures.
+    let o = heapy_with(d, &["view", "snap.json", "--fit", "--all"], Some("72"));
+    let rows = fit_rows(&stdout(&o), "Kind");
+    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    let want: Vec<String> = h.rows().map(|r| r.label().replace(' ', "")).collect();
+    assert_eq!(labels, want);
+    let first = h.rows().next().unwrap();
+    let expect = [
+        first.count().to_string(),
+        whole(first.count_percent()),
+        first.size().to_string(),
+    ];
+    assert_eq!(rows[0].figures[1..4], expect, "{}", stdout(&o));
+    // The default layout is still guppy's, byte for byte.
+    let o = heapy_with(d, &["view", "snap.json"], Some("60"));
+    assert_eq!(stdout(&o), h.to_string());
     drop(held);
 }

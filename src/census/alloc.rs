@@ -198,7 +198,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         if self.report_leaks {
             ask_for_leak_report();
         }
-        // SAFETY: as in `alloc`.
+        // SAFETY: `outer` is the caller's layout grown by the trailer: a non-zero size and
+        // the caller's valid alignment, as `alloc_zeroed` requires.
         let p = unsafe { self.inner.alloc_zeroed(outer) };
         if !p.is_null() {
             let mark = record::on_alloc(p as usize, layout.size(), self.stacks);

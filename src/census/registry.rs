@@ -47,8 +47,9 @@ pub(crate) const MAX_ADDR: usize = (1 << 48) - 1;
 /// Largest size a record can hold (40 bits, 1 TiB).
 pub(crate) const MAX_SIZE: usize = (1 << 40) - 1;
 /// Largest context id (24 bits).
-#[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
 pub(crate) const MAX_CTX: u32 = (1 << 24) - 1;
+// Every context id the stack layer hands out (tags below, stacks above) fits the record.
+const _: () = assert!(crate::stack::MAX_ID <= MAX_CTX);
 
 #[repr(C)]
 struct Record {

@@ -74,7 +74,6 @@ fn on_load() {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 mod init {
     extern "C" fn heapy_leaks_init() {
         super::on_load();

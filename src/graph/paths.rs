@@ -9,7 +9,7 @@ use super::scan::Graph;
 use super::{members, names_for, process_graph};
 use crate::census::{guard, threads};
 use crate::heap::{Heap, PAGE};
-use crate::sys;
+use crate::{stack, sys};
 
 /// Shortest paths from roots to the objects of a set, from [`Heap::sp`]: one line per
 /// object, shortest first, such as
@@ -400,23 +400,17 @@ impl RootNames {
         });
         let mut frames = Vec::new();
         if let Some((lo, hi)) = stack {
-            let mut fp = here.frame_pointer();
-            // The walk starts in the register-spilling helper's frame, just below `lo`.
+            // The walk starts in the register-spilling helper's frame, just below `lo`: a
+            // frame popped since, so its words are read soundly, as the scan reads.
             let floor = lo.min(here.sp).saturating_sub(1 << 16);
-            while fp >= floor && fp + 16 <= hi && fp.is_multiple_of(8) && frames.len() < 4096 {
+            let read = |fp| {
                 let mut pair = [0usize; 2];
-                // SAFETY: `pair` is 16 writable bytes; any bit pattern is a valid usize.
-                let bytes =
-                    unsafe { core::slice::from_raw_parts_mut(pair.as_mut_ptr().cast::<u8>(), 16) };
-                if sys::read_memory(fp, bytes) != 16 {
-                    break;
-                }
-                frames.push((fp, pair[1]));
-                if pair[0] <= fp {
-                    break;
-                }
-                fp = pair[0];
-            }
+                (sys::read_words(fp, &mut pair) == 2).then_some(pair)
+            };
+            stack::walk_frames(here.frame_pointer(), floor, hi, read, |fp, ret| {
+                frames.push((fp, ret));
+                frames.len() < 4096
+            });
         }
         RootNames {
             symbols: HashMap::new(),
@@ -470,9 +464,10 @@ impl RootNames {
     /// The function whose frame holds stack address `a` on the calling thread.
     fn frame_of(&mut self, a: usize) -> Option<String> {
         // Frame k (pointer fp_k) belongs to the function that its callee's return address
-        // (saved in frame k - 1) points into; its slots lie between fp_{k-1} + 16 and
-        // fp_k + 16.
-        let k = self.frames.iter().position(|&(fp, _)| a < fp + 16)?;
+        // (saved in frame k - 1) points into; its slots lie above frame k - 1's two words
+        // (saved frame pointer, return address) and up to frame k's two words included.
+        const PAIR: usize = 2 * core::mem::size_of::<usize>();
+        let k = self.frames.iter().position(|&(fp, _)| a < fp + PAIR)?;
         if k == 0 {
             return None;
         }

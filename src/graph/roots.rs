@@ -54,15 +54,9 @@ impl Here {
         }
     }
 
-    /// The frame-pointer register at capture (for naming stack frames), 0 if unknown.
+    /// The frame-pointer register at capture (for naming stack frames).
     pub(crate) fn frame_pointer(&self) -> usize {
-        if cfg!(target_arch = "x86_64") {
-            self.regs[6]
-        } else if cfg!(target_arch = "aarch64") {
-            self.regs[29]
-        } else {
-            0
-        }
+        self.regs[sys::FP_SLOT]
     }
 }
 

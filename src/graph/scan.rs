@@ -63,18 +63,6 @@ pub(crate) struct Graph {
     pub roots: Vec<RootHit>,
 }
 
-/// A buffer of machine words that system calls fill as bytes.
-struct WordBuf(Vec<usize>);
-
-impl WordBuf {
-    fn bytes(&mut self, len: usize) -> &mut [u8] {
-        let len = len.min(self.0.len() * WORD);
-        // SAFETY: the vector owns at least `len` initialised bytes (its words), any byte
-        // pattern is a valid usize, and u8 has alignment 1.
-        unsafe { core::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), len) }
-    }
-}
-
 /// The graph under construction.
 struct Builder {
     g: Graph,
@@ -84,7 +72,8 @@ struct Builder {
     /// Per target node: the last source (node, or region + 2^31 for roots) that got an edge
     /// to it, so each source refers to each target once.
     stamp: Vec<u32>,
-    buf: WordBuf,
+    /// `BUF_BYTES` of words that the reads fill.
+    buf: Vec<usize>,
 }
 
 impl Builder {
@@ -102,7 +91,7 @@ impl Builder {
             edges: Vec::new(),
             misses: Vec::new(),
             stamp: Vec::new(),
-            buf: WordBuf(vec![0usize; BUF_BYTES / WORD]),
+            buf: vec![0usize; BUF_BYTES / WORD],
         }
     }
 
@@ -172,9 +161,10 @@ impl Builder {
                 j += 1;
                 end = nodes[j].addr + nodes[j].size;
             }
-            let span = end - base;
-            if span <= BUF_BYTES && sys::read_memory(base, self.buf.bytes(span)) == span {
-                let words = std::mem::take(&mut self.buf.0);
+            // The whole words of the run: every word an object holds lies below `end`.
+            let n = (end - base) / WORD;
+            if n <= self.buf.len() && sys::read_words(base, &mut self.buf[..n]) == n {
+                let words = std::mem::take(&mut self.buf);
                 for k in i..=j {
                     let o = self.g.nodes[k];
                     let mut a = (o.addr + WORD - 1) & !(WORD - 1);
@@ -183,7 +173,7 @@ impl Builder {
                         a += WORD;
                     }
                 }
-                self.buf.0 = words;
+                self.buf = words;
             } else {
                 // One big object, or part of the run vanished: node by node, in pieces.
                 for k in i..=j {
@@ -199,18 +189,18 @@ impl Builder {
         let mut a = (o.addr + WORD - 1) & !(WORD - 1);
         let end = o.addr + o.size;
         while a + WORD <= end {
-            let len = (end - a).min(BUF_BYTES) & !(WORD - 1);
-            let got = sys::read_memory(a, self.buf.bytes(len)) & !(WORD - 1);
-            let words = std::mem::take(&mut self.buf.0);
-            for (x, &w) in words[..got / WORD].iter().enumerate() {
+            let n = ((end - a) / WORD).min(self.buf.len());
+            let got = sys::read_words(a, &mut self.buf[..n]);
+            let words = std::mem::take(&mut self.buf);
+            for (x, &w) in words[..got].iter().enumerate() {
                 self.word(k as u32, k as u32, a + x * WORD - o.addr, w, 0);
             }
-            self.buf.0 = words;
-            if got < len {
+            self.buf = words;
+            if got < n {
                 // Freed and unmapped while we read: a dead object refers to nothing more.
                 break;
             }
-            a += len;
+            a += n * WORD;
         }
     }
 
@@ -225,21 +215,22 @@ impl Builder {
                 continue;
             }
             let (start, end) = (self.g.regions[r].start, self.g.regions[r].end);
-            let chunk = 64 << 10;
+            // Words per read: 64 KiB.
+            let chunk = (64 << 10) / WORD;
             let mut a = (start + WORD - 1) & !(WORD - 1);
             while a + WORD <= end {
-                let len = (end - a).min(chunk) & !(WORD - 1);
-                let got = sys::read_memory(a, self.buf.bytes(len)) & !(WORD - 1);
-                let words = std::mem::take(&mut self.buf.0);
-                for (x, &w) in words[..got / WORD].iter().enumerate() {
+                let n = ((end - a) / WORD).min(chunk);
+                let got = sys::read_words(a, &mut self.buf[..n]);
+                let words = std::mem::take(&mut self.buf);
+                for (x, &w) in words[..got].iter().enumerate() {
                     self.word(ROOT, tag, a + x * WORD, w, r as u32);
                 }
-                self.buf.0 = words;
-                if got < len {
+                self.buf = words;
+                if got < n {
                     // Skip the page that could not be read.
-                    a = ((a + got) | 4095) + 1;
+                    a = ((a + got * WORD) | 4095) + 1;
                 } else {
-                    a += len;
+                    a += n * WORD;
                 }
             }
         }

@@ -136,12 +136,10 @@ impl Heap {
         })
     }
 
-    #[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
     pub(crate) fn objs(&self) -> &[Obj] {
         &self.objs
     }
 
-    #[allow(dead_code)] // used by the layers being merged (set algebra, call sites)
     pub(crate) fn meta(&self) -> &Arc<Meta> {
         &self.meta
     }

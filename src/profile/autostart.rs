@@ -1,7 +1,7 @@
 //! `HEAPY_MPROF=<path>`: start a [`Recorder`](super::Recorder) with no code change.
 //!
-//! When it starts: on ELF platforms (Linux, Android, FreeBSD), a function in the
-//! `.init_array` section runs as the program is loaded, before `main`. It reads the variable
+//! When it starts: a function in the `.init_array` section runs as the program is loaded,
+//! before `main`. It reads the variable
 //! and, if it is set and not empty, checks that the census is the global allocator (by one
 //! small allocation, counted like any other) and starts the recorder, whose thread runs
 //! until the process exits; an `atexit` handler writes the last sample. Nothing of this runs inside the allocator. If the census is not installed
@@ -47,7 +47,6 @@ fn from_env() {
     });
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 mod init {
     extern "C" fn heapy_mprof_init() {
         super::from_env();

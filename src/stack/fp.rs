@@ -33,78 +33,87 @@ fn bounds() -> (usize, usize) {
         .unwrap_or((1, 1))
 }
 
-/// The frame pointer of the calling function.
-#[inline(always)]
-fn frame_pointer() -> usize {
-    let fp: usize;
-    // SAFETY: reads a register into a local; no memory is touched.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
-    }
-    // SAFETY: as above.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        fp = 0;
-    }
-    fp
-}
-
 /// Fills `out` with the return addresses of the calling thread's stack, innermost first
 /// (the first is the return into `walk`'s caller); returns how many.
 #[inline(never)]
 pub(crate) fn walk(out: &mut [MaybeUninit<usize>]) -> usize {
     let (lo, hi) = bounds();
     let sp = sys::stack_pointer();
-    walk_from(frame_pointer(), lo.max(sp), hi, out)
+    walk_from(sys::frame_pointer(), lo.max(sp), hi, out)
 }
 
-/// The walk from frame pointer `fp`, trusting nothing outside `[lo, hi)`.
+/// The walk from frame pointer `fp` into `out`, trusting nothing outside `[lo, hi)`.
 ///
 /// Every word read lies in `[lo, hi)`, which must be readable memory (for a live thread: its
 /// stack from the current stack pointer up).
 #[inline(always)]
-pub(crate) fn walk_from(
+pub(crate) fn walk_from(fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> usize {
+    let mut n = 0;
+    walk_frames(
+        fp,
+        lo,
+        hi,
+        |fp| {
+            // SAFETY: `walk_frames` asks only for an aligned `fp` with both words inside
+            // `[lo, hi)`, which the caller promises readable. Volatile: the compiler may
+            // assume nothing about stack memory that other frames own.
+            unsafe {
+                Some([
+                    core::ptr::read_volatile(fp as *const usize),
+                    core::ptr::read_volatile((fp + WORD) as *const usize),
+                ])
+            }
+        },
+        |_, ret| match out.get_mut(n) {
+            Some(slot) => {
+                slot.write(ret);
+                n += 1;
+                n < out.len()
+            }
+            None => false,
+        },
+    );
+    n
+}
+
+const WORD: usize = core::mem::size_of::<usize>();
+
+/// The frame-pointer walk itself, the one every caller uses: from frame pointer `fp`, gives
+/// `visit` each frame's (frame pointer, return address), innermost first, for as long as it
+/// returns true and the chain looks like a stack.
+///
+/// `read(fp)` returns a frame's two words (the caller's saved frame pointer, then the
+/// return address), or `None` if they cannot be read. It is asked only for an aligned `fp`
+/// whose two words lie inside `[lo, hi)`. The walk ends at a frame outside those bounds or
+/// misaligned, at a zero return address, and where the next frame is not strictly above
+/// this one, so it can neither leave the bounds nor loop.
+#[inline(always)]
+pub(crate) fn walk_frames(
     mut fp: usize,
     lo: usize,
     hi: usize,
-    out: &mut [MaybeUninit<usize>],
-) -> usize {
-    const WORD: usize = core::mem::size_of::<usize>();
-    let mut n = 0;
-    while n < out.len() {
-        // The frame's two words must lie inside the bounds, aligned.
+    read: impl Fn(usize) -> Option<[usize; 2]>,
+    mut visit: impl FnMut(usize, usize) -> bool,
+) {
+    loop {
         if fp < lo
             || !fp.is_multiple_of(WORD)
             || fp.checked_add(2 * WORD).is_none_or(|end| end > hi)
         {
-            break;
+            return;
         }
-        // SAFETY: `fp .. fp + 16` is inside `[lo, hi)`, readable by the caller's promise,
-        // and aligned. A volatile read: the compiler may not assume anything about stack
-        // memory that other frames own.
-        let (next, ret) = unsafe {
-            (
-                core::ptr::read_volatile(fp as *const usize),
-                core::ptr::read_volatile((fp + WORD) as *const usize),
-            )
+        let Some([next, ret]) = read(fp) else {
+            return;
         };
-        if ret == 0 {
-            break;
+        if ret == 0 || !visit(fp, ret) {
+            return;
         }
-        out[n].write(ret);
-        n += 1;
         // Frames grow towards lower addresses: a caller's frame is strictly above.
         if next <= fp {
-            break;
+            return;
         }
         fp = next;
     }
-    n
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::sys;
 /// Frames kept per stack (innermost first).
 pub(crate) const DEPTH: usize = 32;
 /// Entries in the table.
-const ENTRIES: usize = 1 << 17;
+pub(crate) const ENTRIES: usize = 1 << 17;
 /// Entries tried before a stack is given up as "table full".
 const PROBES: usize = 64;
 
@@ -172,7 +172,8 @@ pub(crate) fn frames(id: u32, base: u32) -> Option<(&'static [usize], u32)> {
     if unsafe { &(*e).key }.load(Ordering::Acquire) & !HASH != READY {
         return None;
     }
-    // SAFETY: the entry is READY (see above).
+    // SAFETY: the key, read above with Acquire, said READY: the frames and tag were written
+    // before the Release store that set it, and a READY entry is never written again.
     Some(unsafe { stored(e) })
 }
 

@@ -17,6 +17,7 @@ mod types;
 
 pub(crate) use cache::forget as forget_symbols;
 pub(crate) use describe::{describe, describe_all, tag, Description};
+pub(crate) use fp::walk_frames;
 pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;
@@ -25,6 +26,8 @@ pub(crate) use sample::weight as sample_weight;
 /// Context ids from here up are stacks (`BASE` itself: the table was full). The census's
 /// tag ids lie below.
 pub(crate) const BASE: u32 = 1 << 23;
+/// The largest context id [`context`] gives (the last entry of the stack table).
+pub(crate) const MAX_ID: u32 = BASE + intern::ENTRIES as u32;
 
 pub(crate) use mode::{bad_env_warning, effective, sample_bytes, take_bad_env, MAX_SAMPLE_RATE};
 pub(crate) use sample::take as sampled;

@@ -6,9 +6,23 @@
 //! pid copies through the kernel instead: no race in the program's memory model, and an
 //! address that is not mapped gives `EFAULT` (a short read) instead of a fault.
 
+const WORD: usize = core::mem::size_of::<usize>();
+
+/// Copies `buf.len()` machine words from address `addr` of this process into `buf`;
+/// returns how many leading words were copied whole (fewer when the range runs into
+/// unmapped memory). `addr` need not be aligned: the kernel copies bytes.
+pub(crate) fn read_words(addr: usize, buf: &mut [usize]) -> usize {
+    let len = core::mem::size_of_val(buf);
+    // SAFETY: the same memory as `buf`, viewed as its `len` bytes for as long as `buf` is
+    // borrowed here: u8 has alignment 1, and every byte pattern is a valid usize, so the
+    // words stay valid whatever the kernel writes into them.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), len) };
+    read(addr, bytes) / WORD
+}
+
 /// Copies `buf.len()` bytes from address `addr` of this process into `buf`; returns how
 /// many leading bytes were copied (fewer when the range runs into unmapped memory).
-pub(crate) fn read(addr: usize, buf: &mut [u8]) -> usize {
+fn read(addr: usize, buf: &mut [u8]) -> usize {
     if buf.is_empty() {
         return 0;
     }
@@ -62,6 +76,46 @@ mod tests {
         assert_eq!(read(p + page - 8, &mut big[..16]), 8);
         assert_eq!(&big[..8], &[0u8; 8]);
         // SAFETY: unmaps the first page of our own mapping.
+        unsafe { libc::munmap(p as *mut libc::c_void, page) };
+    }
+
+    #[test]
+    fn reads_whole_words_only() {
+        let data: Vec<usize> = (1..=64).collect();
+        let mut buf = vec![0usize; 64];
+        assert_eq!(read_words(data.as_ptr() as usize, &mut buf), 64);
+        assert_eq!(buf, data);
+        // Unaligned: the words as they lie in memory from that byte on.
+        let bytes: Vec<u8> = data.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let mut two = [0usize; 2];
+        assert_eq!(read_words(data.as_ptr() as usize + 3, &mut two), 2);
+        let got: Vec<u8> = two.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        assert_eq!(got, bytes[3..3 + 2 * WORD]);
+        // Nothing mapped, nothing asked.
+        assert_eq!(read_words(16, &mut two), 0);
+        assert_eq!(read_words(data.as_ptr() as usize, &mut []), 0);
+        // A range that runs into unmapped memory half-way through a word: the whole
+        // words before the hole.
+        let page = 4096;
+        // SAFETY: a fresh anonymous mapping of two pages; the second is unmapped at once,
+        // and nothing else refers to either.
+        let p = unsafe {
+            let p = libc::mmap(
+                core::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            libc::munmap(p.cast::<u8>().add(page).cast(), page);
+            p as usize
+        };
+        let mut three = [7usize; 3];
+        assert_eq!(read_words(p + page - WORD - WORD / 2, &mut three), 1);
+        assert_eq!(three[0], 0);
+        // SAFETY: unmaps the first page of our own mapping, which nothing refers to.
         unsafe { libc::munmap(p as *mut libc::c_void, page) };
     }
 }

@@ -6,6 +6,24 @@
 //! Everything here except `segments::loaded`, `atomic` and `workers::run_parallel` is
 //! callable from inside the global allocator: no function allocates through Rust's global
 //! allocator, panics, or takes a lock.
+//!
+//! The targets heapy supports are named here, once: 64-bit Linux on x86_64 and aarch64.
+//! Elsewhere the build stops with a message instead of compiling branches that do nothing.
+
+// What this layer assumes: Linux's calls (`process_vm_readv`, `gettid`, `tgkill`, glibc's or
+// musl's `pthread_getattr_np`, `/proc/self/statm`, `.init_array`), 64-bit ELF program
+// headers and 48-bit user addresses (the registry packs them), and the registers, thread
+// pointer and frame layout of x86_64 and aarch64.
+#[cfg(not(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+compile_error!(
+    "heapy supports 64-bit Linux on x86_64 and aarch64 only: it reads process memory, thread \
+     stacks and loaded segments with Linux calls, and registers and frame pointers of those \
+     two architectures"
+);
 
 pub(crate) mod atomic;
 mod memread;
@@ -16,9 +34,11 @@ mod segments;
 mod thread;
 mod workers;
 
-pub(crate) use memread::read as read_memory;
+pub(crate) use memread::read_words;
 pub(crate) use pages::{map_zeroed, unmap};
-pub(crate) use regs::{spill_registers, stack_pointer, thread_alive, thread_pointer, REGS};
+pub(crate) use regs::{
+    frame_pointer, spill_registers, stack_pointer, thread_alive, thread_pointer, FP_SLOT, REGS,
+};
 pub(crate) use rss::rss_bytes;
 pub(crate) use segments::loaded as loaded_segments;
 pub(crate) use thread::{current_stack_bounds, current_thread_name, current_tid, is_main_thread};

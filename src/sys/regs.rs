@@ -1,10 +1,12 @@
-//! The calling thread's registers, stack pointer and thread pointer.
+//! The calling thread's registers, stack pointer, frame pointer and thread pointer: the only
+//! place heapy reads registers.
 
 /// How many machine words [`spill_registers`] writes.
 pub(crate) const REGS: usize = 32;
 
-/// Writes the calling thread's general-purpose registers into `out` (zeros where an
-/// architecture has fewer), so that pointers a caller keeps only in registers can be found.
+/// Writes the calling thread's general-purpose registers into `out`, so that pointers a
+/// caller keeps only in registers can be found (x86_64 has 16 and leaves the other words as
+/// they were; aarch64 fills all 32).
 #[inline(never)]
 pub(crate) fn spill_registers(out: &mut [usize; REGS]) {
     #[cfg(target_arch = "x86_64")]
@@ -46,11 +48,31 @@ pub(crate) fn spill_registers(out: &mut [usize; REGS]) {
             );
         }
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        // No register capture on this architecture: only memory roots are scanned.
-        out.fill(0);
+}
+
+/// Where [`spill_registers`] puts the frame-pointer register (rbp).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const FP_SLOT: usize = 6;
+/// Where [`spill_registers`] puts the frame-pointer register (x29).
+#[cfg(target_arch = "aarch64")]
+pub(crate) const FP_SLOT: usize = 29;
+
+/// The calling function's frame pointer (its frame's saved-frame-pointer slot when the code
+/// keeps frame pointers; anything at all when it does not).
+#[inline(always)]
+pub(crate) fn frame_pointer() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: copies rbp into a register; no memory is touched.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
     }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: copies x29 into a register; no memory is touched.
+    unsafe {
+        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    fp
 }
 
 /// The calling function's stack pointer (approximately: the address of a local on the
@@ -68,16 +90,11 @@ pub(crate) fn stack_pointer() -> usize {
     unsafe {
         core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let here = 0u8;
-        sp = core::hint::black_box(&here) as *const u8 as usize;
-    }
     sp
 }
 
-/// The calling thread's thread pointer (where its static thread-local blocks are found),
-/// or 0 where unknown. Never allocates: callable from inside the allocator.
+/// The calling thread's thread pointer (where its static thread-local blocks are found).
+/// Never allocates: callable from inside the allocator.
 #[inline]
 pub(crate) fn thread_pointer() -> usize {
     #[cfg(target_arch = "x86_64")]
@@ -101,10 +118,6 @@ pub(crate) fn thread_pointer() -> usize {
                 options(nomem, nostack, preserves_flags));
         }
         tp
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        0
     }
 }
 

@@ -1,8 +1,7 @@
 //! The process's resident set size, read without allocating.
 
-/// Bytes of this process resident in memory now (`/proc/self/statm`), or `None` where the
-/// system does not tell.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Bytes of this process resident in memory now (`/proc/self/statm`), or `None` when it
+/// cannot be read (no `/proc`).
 pub(crate) fn rss_bytes() -> Option<u64> {
     let mut buf = [0u8; 128];
     // SAFETY: the path is a NUL-terminated literal; flags are plain read-only.
@@ -36,10 +35,4 @@ pub(crate) fn rss_bytes() -> Option<u64> {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     (page > 0).then(|| pages * page as u64)
-}
-
-/// Bytes of this process resident in memory now, or `None` where the system does not tell.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn rss_bytes() -> Option<u64> {
-    None
 }
