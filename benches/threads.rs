@@ -74,7 +74,10 @@ fn child(churn: usize, budget: Duration) {
             .expect("churn thread panicked");
     }
     let s = heapy::hpy().stats();
-    println!("ready threads={} live_objects={}", s.threads, s.live_objects);
+    println!(
+        "ready threads={} live_objects={}",
+        s.threads, s.live_objects
+    );
     std::io::stdout().flush().ok();
     for line in std::io::stdin().lock().lines() {
         let Ok(w) = line else { return };

@@ -22,6 +22,12 @@ use crate::stack::Stacks;
 static SERIAL: AtomicU64 = AtomicU64::new(1);
 const SERIAL_BLOCK: u64 = 64;
 
+/// The next serial not yet handed out in a block (every serial taken so far is below it).
+pub(crate) fn serial_now() -> u64 {
+    // Relaxed: the callers order this read themselves (see `threads::register_current`).
+    SERIAL.load(Ordering::Relaxed)
+}
+
 /// True once anything was allocated through a `Census`.
 pub(crate) fn any_allocation() -> bool {
     SERIAL.load(Ordering::Relaxed) > 1
@@ -42,20 +48,47 @@ pub(crate) fn thread_watermark() -> u64 {
         .unwrap_or_else(|_| SERIAL.load(Ordering::Relaxed))
 }
 
-/// For every registered thread, a serial its later allocations will reach or pass (for
-/// process-wide reference points); index 0 and unknown threads get the global counter.
-pub(crate) fn watermarks() -> Vec<u64> {
+/// For every thread, a serial that its later allocations will reach or pass: a process-wide
+/// reference point (`Hpy::setrelheap`, `Mark::heap_all_threads`). Threads alive now keep
+/// their own position; every other index (free slots, exited threads, threads that register
+/// later) gets the global counter, which any later allocation reaches or passes.
+#[derive(Clone, Debug)]
+pub(crate) struct Watermarks {
+    global: u64,
+    /// (index, serial) of the threads alive when taken, sorted by index.
+    threads: Vec<(u16, u64)>,
+}
+
+impl Watermarks {
+    /// The serial from which thread index `t`'s objects are after the reference point.
+    pub(crate) fn get(&self, t: u16) -> u64 {
+        match self.threads.binary_search_by_key(&t, |&(i, _)| i) {
+            Ok(k) => self.threads[k].1,
+            Err(_) => self.global,
+        }
+    }
+}
+
+/// The watermarks now (call with the reentrancy flag held: allocates). Costs one step per
+/// thread alive, none per thread that has exited.
+pub(crate) fn watermarks() -> Watermarks {
+    // Relaxed: a position of this moment; allocations racing with the call may land on
+    // either side of it.
     let global = SERIAL.load(Ordering::Relaxed);
-    (0..threads::count())
-        .map(|i| {
-            let s = threads::slot(i as u16).next_serial.load(Ordering::Relaxed);
-            if i == 0 || s == 0 {
-                global
-            } else {
-                s
-            }
-        })
-        .collect()
+    let mut threads = Vec::new();
+    threads::for_each_active(|i| {
+        if threads::shared(i) {
+            return;
+        }
+        // Relaxed: as above. A serial of 0 means the thread has not taken one yet: its
+        // first will be past the global counter.
+        let s = threads::slot(i).next_serial.load(Ordering::Relaxed);
+        if s != 0 {
+            threads.push((i, s));
+        }
+    });
+    threads.sort_unstable_by_key(|&(i, _)| i);
+    Watermarks { global, threads }
 }
 
 /// A thread's allocator state. Only its own thread touches it, and only with the reentrancy
@@ -66,6 +99,9 @@ struct Local {
     serial_end: Cell<u64>,
     /// Live-byte change not yet added to the global counter (see `stats::flush`).
     pending: Cell<i64>,
+    /// Records this thread made and has not freed itself (frees by other threads are
+    /// counted on the thread's slot: see `threads::retire`).
+    own_live: Cell<u64>,
     slots: UnsafeCell<LocalSlots>,
 }
 
@@ -87,11 +123,12 @@ impl Drop for Local {
                 .set(self.pending.get() + u.alloc_bytes as i64 - u.free_bytes as i64);
         }
         self.slots.get_mut().park();
-        let t = self.thread.get();
-        if t != 0 {
-            stats::flush(threads::slot(t), self.pending.replace(0));
-            threads::mark_exited(t);
-        }
+        // Folds the thread's counters away and lets its slot be reused once nothing names it.
+        threads::retire(
+            self.thread.get(),
+            self.own_live.get(),
+            self.pending.replace(0),
+        );
     }
 }
 
@@ -102,6 +139,7 @@ thread_local! {
             serial_next: Cell::new(0),
             serial_end: Cell::new(0),
             pending: Cell::new(0),
+            own_live: Cell::new(0),
             slots: UnsafeCell::new(LocalSlots::new()),
         }
     };
@@ -136,9 +174,13 @@ impl Local {
 
     #[inline(always)]
     fn live_change(&self, t: u16, delta: i64) {
-        let p = self.pending.get() + delta;
         let slot = threads::slot(t);
-        if p.unsigned_abs() >= stats::FLUSH_BYTES || threads::shared(t) {
+        if threads::shared(t) {
+            stats::shared_live_change(slot, delta);
+            return;
+        }
+        let p = self.pending.get() + delta;
+        if p.unsigned_abs() >= stats::FLUSH_BYTES {
             self.pending.set(0);
             stats::flush(slot, p);
         } else {
@@ -204,6 +246,9 @@ pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
         match unsafe { l.with_slots(LocalSlots::take) } {
             Some(slot) => {
                 registry::fill(slot, &rec(addr, size, serial, t, ctx));
+                if !threads::shared(t) {
+                    l.own_live.set(l.own_live.get() + 1);
+                }
                 slot
             }
             None => untracked(t),
@@ -325,7 +370,7 @@ pub(crate) fn publish_unsampled() {
     let _ = UNSAMPLED_PENDING.try_with(|p| p.live.set(done));
     if !done {
         let t = threads::UNKNOWN;
-        stats::flush(threads::slot(t), net);
+        stats::shared_live_change(threads::slot(t), net);
         count_batch(t, &u);
     }
 }
@@ -388,7 +433,7 @@ fn untracked(t: u16) -> u32 {
 fn on_alloc_shared(addr: usize, size: usize, ctx: u32) -> u32 {
     let t = threads::UNKNOWN;
     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-    stats::flush(threads::slot(t), size as i64);
+    stats::shared_live_change(threads::slot(t), size as i64);
     count_alloc(t, size);
     if addr > registry::MAX_ADDR || size > registry::MAX_SIZE {
         return untracked(t);
@@ -420,7 +465,12 @@ pub(crate) fn on_free(mark: u32, size: usize) {
                 l.live_change(t, -(size as i64));
                 count_free(t, size);
                 if mark != UNTRACKED && mark != UNSAMPLED {
-                    registry::clear(mark);
+                    let owner = registry::clear(mark);
+                    if owner == t && !threads::shared(t) {
+                        l.own_live.set(l.own_live.get().wrapping_sub(1));
+                    } else {
+                        threads::unpin(owner);
+                    }
                     // SAFETY: the reentrancy flag is held, `l` is this thread's state, and
                     // `give` does not reach `l`.
                     unsafe { l.with_slots(|s| s.give(mark)) };
@@ -449,10 +499,12 @@ fn count_free(t: u16, size: usize) {
 /// Free with no thread state (teardown, or a program block freed from inside heapy).
 #[cold]
 fn on_free_shared(mark: u32, size: usize) {
-    stats::flush(threads::slot(threads::UNKNOWN), -(size as i64));
+    stats::shared_live_change(threads::slot(threads::UNKNOWN), -(size as i64));
     count_free(threads::UNKNOWN, size);
     if mark != UNTRACKED && mark != UNSAMPLED {
-        registry::clear(mark);
+        let owner = registry::clear(mark);
         registry::give_shared(mark);
+        // The owner still counts it among its own (if it runs): its slot's count drops.
+        threads::unpin(owner);
     }
 }

@@ -22,22 +22,42 @@ pub(crate) const FLUSH_BYTES: u64 = 16 * 1024;
 
 /// Adds a thread's pending live-byte change to the global counter and updates the peak.
 ///
-/// The peak candidate also counts the other threads' pending changes, so the peak is exact
+/// The peak candidate also counts the live threads' pending changes, so the peak is exact
 /// whenever the other threads are not allocating at that moment. Flushes happen once per
-/// 16 KiB of change at most, so the sum over threads is paid rarely.
+/// 16 KiB of change at most, so the sum over live threads is paid rarely; threads that have
+/// exited are not in it.
 #[inline]
 pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
     slot.pending.store(0, Ordering::Relaxed);
+    add_live(delta);
+}
+
+/// Adds `delta` to the flushed live bytes and updates the peaks.
+fn add_live(delta: i64) {
     let live = LIVE.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
-    let others: i64 = (0..threads::count())
-        .map(|i| threads::slot(i as u16).pending.load(Ordering::Relaxed))
-        .sum();
-    let total = live + others;
+    let total = live + threads::pending_sum();
     if total > PEAK.load(Ordering::Relaxed) {
         PEAK.fetch_max(total, Ordering::Relaxed);
     }
     if live > WINDOW_PEAK.load(Ordering::Relaxed) {
         WINDOW_PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+/// A live-byte change on a shared slot (thread teardown, or threads past the index limit):
+/// many threads add to its `pending` at once, so it is a `fetch_add`, and the sum is flushed
+/// once it reaches `FLUSH_BYTES` either way (not on every allocation).
+#[inline]
+pub(crate) fn shared_live_change(slot: &threads::ThreadSlot, delta: i64) {
+    // Relaxed: a counter whose sum with LIVE is all that is asked of it.
+    let p = slot
+        .pending
+        .fetch_add(delta, Ordering::Relaxed)
+        .wrapping_add(delta);
+    if p.unsigned_abs() >= FLUSH_BYTES || delta.unsigned_abs() >= FLUSH_BYTES {
+        // Take whatever is there now (other threads may have added since): moved, not lost.
+        let all = slot.pending.swap(0, Ordering::Relaxed);
+        add_live(all);
     }
 }
 
@@ -88,6 +108,11 @@ pub struct Stats {
     pub untracked: u64,
     /// Threads that have allocated since the start.
     pub threads: u64,
+    /// The most per-thread slots the census has had in use at once. A thread's slot is
+    /// reused once the thread has exited and none of its objects or marks is alive, so this
+    /// follows the threads alive at once (plus exited threads whose objects live on), not
+    /// the threads ever started; no cost of the census grows with the threads ever started.
+    pub thread_slots: u64,
     /// Bytes of heapy's own object registry (records ever in use; slots are reused).
     pub registry_bytes: u64,
     /// Distinct allocation stacks interned so far (see [`Stacks`](crate::Stacks)).
@@ -105,22 +130,21 @@ pub(crate) fn collect() -> Stats {
         let _g = super::guard::Reentrancy::enter();
         super::record::publish_unsampled();
     }
-    let mut s = Stats::default();
-    let n = threads::count();
-    let mut pending: i64 = 0;
-    for i in 0..n {
-        let t = threads::slot(i as u16);
-        s.allocations += t.allocs.load(Ordering::Relaxed);
-        s.frees += t.frees.load(Ordering::Relaxed);
-        s.bytes_allocated += t.alloc_bytes.load(Ordering::Relaxed);
-        s.bytes_freed += t.free_bytes.load(Ordering::Relaxed);
-        s.untracked += t.untracked.load(Ordering::Relaxed);
-        pending += t.pending.load(Ordering::Relaxed);
-    }
+    // Relaxed: see LIVE.
+    let t = threads::sums(|| LIVE.load(Ordering::Relaxed));
+    let mut s = Stats {
+        allocations: t.allocs,
+        frees: t.frees,
+        bytes_allocated: t.alloc_bytes,
+        bytes_freed: t.free_bytes,
+        untracked: t.untracked,
+        ..Stats::default()
+    };
     s.live_objects = s.allocations.saturating_sub(s.frees);
-    s.live_bytes = (LIVE.load(Ordering::Relaxed) + pending).max(0) as u64;
+    s.live_bytes = (t.flushed + t.pending).max(0) as u64;
     s.peak_live_bytes = (PEAK.load(Ordering::Relaxed).max(0) as u64).max(s.live_bytes);
-    s.threads = n.saturating_sub(1) as u64;
+    s.threads = threads::seen();
+    s.thread_slots = threads::slots_used();
     s.registry_bytes = registry::footprint_bytes() as u64;
     (s.stacks_dropped, s.stacks) = crate::stack::table_counts();
     s

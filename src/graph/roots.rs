@@ -75,7 +75,8 @@ pub(crate) fn collect(here: &Here) -> Vec<Region> {
     for i in 1..threads::count() {
         let i = i as u16;
         let t = threads::info(i);
-        if t.tid == 0 {
+        if t.tid == 0 || t.released {
+            // Never used, or free: nothing is left of the slot's last thread.
             continue;
         }
         let me = t.tid == here.tid;

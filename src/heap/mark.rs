@@ -5,6 +5,10 @@
 //! is then the live objects of that thread with a serial at or past the mark: whatever other
 //! threads allocate or free, the figure is exact.
 //!
+//! A mark holds its thread's census slot (and those of the threads that entered it) while it
+//! lives, so the slot is not handed to a later thread meanwhile: the index in the mark names
+//! the same thread for as long as the mark exists.
+//!
 //! Threads spawned inside a marked scope are *not* in the mark by default: the mark cannot
 //! tell a helper thread of the code under test from a test running in parallel. A thread
 //! joins the mark by calling [`Mark::enter`] on itself; from then until the returned
@@ -15,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use super::snapshot::take;
 use super::Heap;
-use crate::census::{guard, peak, record};
+use crate::census::{guard, peak, record, threads};
 
 /// A span of one thread's allocations that belongs to a mark.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +42,21 @@ struct Shared {
     /// Threads that entered the mark with [`Mark::enter`].
     entered: Mutex<Vec<Span>>,
     /// Every thread's next serial when the mark was made (for `heap_all_threads`).
-    watermarks: Vec<u64>,
+    watermarks: record::Watermarks,
+    /// The marking thread's index, whose slot the mark holds (see `Drop`).
+    thread: u16,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The slots of the marking thread and of every thread that entered the mark were
+        // pinned when they did; nothing of this mark names them any more.
+        threads::unpin(self.thread);
+        let e = self.entered.get_mut().unwrap_or_else(|e| e.into_inner());
+        for s in e.iter() {
+            threads::unpin(s.thread);
+        }
+    }
 }
 
 /// A thread-scoped reference point, from [`Hpy::mark`](crate::Hpy::mark).
@@ -74,13 +92,17 @@ impl Mark {
     pub(crate) fn new() -> Mark {
         guard::internal(|| {
             let peak = peak::watch();
+            let thread = record::current_thread();
+            // Held until the last clone of the mark drops (see `Shared`'s `Drop`).
+            threads::pin(thread);
             Mark {
-                thread: record::current_thread(),
+                thread,
                 serial: record::thread_watermark(),
                 shared: Arc::new(Shared {
                     peak,
                     entered: Mutex::new(Vec::new()),
                     watermarks: record::watermarks(),
+                    thread,
                 }),
             }
         })
@@ -138,8 +160,8 @@ impl Mark {
             if o.thread == t {
                 o.serial >= s
             } else {
-                // Threads that registered after the mark have no watermark: all theirs.
-                o.serial >= wm.get(o.thread as usize).copied().unwrap_or(0)
+                // Threads not alive at the mark get the global position then.
+                o.serial >= wm.get(o.thread)
             }
         })
     }
@@ -187,6 +209,8 @@ impl Mark {
         let thread = record::current_thread();
         let from = record::thread_watermark();
         let index = guard::internal(|| {
+            // Held until the mark drops (see `Shared`'s `Drop`).
+            threads::pin(thread);
             let mut e = self
                 .shared
                 .entered

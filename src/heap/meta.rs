@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::census::{self, guard, threads};
+use crate::census::{self, guard};
 use crate::stack::{self, Description};
 
 /// The name of an object's kind when neither a tag nor a stack says more.
@@ -71,20 +71,17 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    /// Resolves every id in `ctxs` and `threads` from this process's census.
+    /// Resolves every id in `ctxs` from this process's census, with thread labels already
+    /// read (see `snapshot::thread_names`).
     pub(crate) fn resolve(
         ctxs: impl IntoIterator<Item = u32>,
-        thread_ids: impl IntoIterator<Item = u16>,
+        threads: HashMap<u16, String>,
     ) -> Meta {
         let ctxs: Vec<u32> = ctxs.into_iter().collect();
         // Many new stacks are described on several threads first; the lookups below then
         // find them cached.
         stack::describe_all(&ctxs, guard::parallel);
         let kinds = ctxs.into_iter().map(|c| (c, describe(c))).collect();
-        let threads = thread_ids
-            .into_iter()
-            .map(|t| (t, threads::label(t)))
-            .collect();
         Meta {
             kinds,
             threads,

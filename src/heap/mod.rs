@@ -93,10 +93,14 @@ impl Heap {
     }
 
     /// A heap of live objects from this process, resolving their names now.
-    pub(crate) fn resolve(objs: Vec<Obj>) -> Heap {
+    ///
+    /// Thread names are those of the threads now in the objects' census slots; an object
+    /// made by an earlier thread of a slot reused since is freed by now and left out (see
+    /// `snapshot::thread_names`).
+    pub(crate) fn resolve(mut objs: Vec<Obj>) -> Heap {
         guard::internal(|| {
             let ctxs: HashSet<u32> = objs.iter().map(|o| o.ctx).collect();
-            let threads: HashSet<u16> = objs.iter().map(|o| o.thread).collect();
+            let threads = snapshot::thread_names(&mut objs);
             Heap::from_parts(objs, Arc::new(Meta::resolve(ctxs, threads)))
         })
     }

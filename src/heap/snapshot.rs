@@ -1,9 +1,10 @@
 //! Taking snapshots: `hpy()`, `Hpy` and thread-scoped marks.
 
 use super::{Heap, Mark, Obj};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::census::{self, guard, record, registry, Stats};
+use crate::census::{self, guard, record, registry, threads, Stats};
 
 /// The entry point, as in guppy's `from guppy import hpy; h = hpy()`.
 ///
@@ -42,14 +43,14 @@ pub struct Hpy {
 }
 
 /// The process-wide reference point: for each thread index, the first serial it shows.
-static RELHEAP: Mutex<Option<Arc<Vec<u64>>>> = Mutex::new(None);
+static RELHEAP: Mutex<Option<Arc<record::Watermarks>>> = Mutex::new(None);
 
-fn relheap_cell() -> std::sync::MutexGuard<'static, Option<Arc<Vec<u64>>>> {
+fn relheap_cell() -> std::sync::MutexGuard<'static, Option<Arc<record::Watermarks>>> {
     // A panic while the lock was held cannot leave the Option half-written.
     RELHEAP.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn relheap() -> Option<Arc<Vec<u64>>> {
+fn relheap() -> Option<Arc<record::Watermarks>> {
     relheap_cell().clone()
 }
 
@@ -67,6 +68,35 @@ pub(crate) fn take(mut keep: impl FnMut(&Obj) -> bool) -> Heap {
     Heap::resolve(objs)
 }
 
+/// Names the threads of `objs`, live objects of this process just copied from the registry,
+/// and drops the objects that no thread of that name made.
+///
+/// A thread's slot (its index in the records) is reused once the thread has exited and none
+/// of its objects is live. A copy that raced with that can hold a record of the earlier
+/// thread: its serial is below the first serial of the slot's thread now, and it is freed by
+/// now, so it is left out (objects freed during the copy may or may not be in it) rather
+/// than shown under the later thread's name. The same holds for a slot that is free now.
+pub(crate) fn thread_names(objs: &mut Vec<Obj>) -> HashMap<u16, String> {
+    let mut infos: HashMap<u16, threads::ThreadInfo> = HashMap::new();
+    for o in objs.iter() {
+        infos
+            .entry(o.thread)
+            .or_insert_with(|| threads::info(o.thread));
+    }
+    objs.retain(|o| {
+        threads::shared(o.thread)
+            || infos
+                .get(&o.thread)
+                .is_some_and(|t| !t.released && o.serial >= t.start)
+    });
+    let present: std::collections::HashSet<u16> = objs.iter().map(|o| o.thread).collect();
+    infos
+        .into_iter()
+        .filter(|(t, _)| present.contains(t))
+        .map(|(t, info)| (t, threads::label_of(&info)))
+        .collect()
+}
+
 impl Hpy {
     /// Every live object in the process (heapy's own bookkeeping excluded).
     ///
@@ -82,10 +112,7 @@ impl Hpy {
     #[doc(alias("snapshot", "live_objects"))]
     pub fn heap(&self) -> Heap {
         let rel = relheap();
-        take(|o| {
-            rel.as_ref()
-                .is_none_or(|wm| o.serial >= wm.get(o.thread as usize).copied().unwrap_or(0))
-        })
+        take(|o| rel.as_ref().is_none_or(|wm| o.serial >= wm.get(o.thread)))
     }
 
     /// Sets a process-wide reference point (guppy's `setrelheap`): later [`Hpy::heap`] calls
