@@ -349,6 +349,15 @@ fn read(rec: &Record) -> Option<Obj> {
 /// Calls `f` with every live record. Concurrent allocations and frees may or may not be
 /// seen; every record passed to `f` was live at the moment it was read.
 pub(crate) fn for_each_live(mut f: impl FnMut(Obj)) {
+    for_each_live_slot(|_, o| f(o));
+}
+
+/// As `for_each_live`, with the registry slot each record was read from (for `still_live`).
+///
+/// The copy is not taken at one instant: a block freed while the registry is read and its
+/// address reused by a later allocation can show up twice (an old record read before the
+/// free, the new one after). Callers that need one object per address resolve that.
+pub(crate) fn for_each_live_slot(mut f: impl FnMut(u32, Obj)) {
     let end = BUMP.load(Ordering::Relaxed).min(SLOT_LIMIT);
     let chunks = end.div_ceil(CHUNK_LEN as u64) as usize;
     for (c, cell) in CHUNKS.iter().enumerate().take(chunks) {
@@ -359,12 +368,18 @@ pub(crate) fn for_each_live(mut f: impl FnMut(Obj)) {
         let n = (end - (c * CHUNK_LEN) as u64).min(CHUNK_LEN as u64) as usize;
         // SAFETY: a published chunk is CHUNK_LEN records that are never unmapped.
         let records = unsafe { core::slice::from_raw_parts(p, n) };
-        for rec in records {
+        for (k, rec) in records.iter().enumerate() {
             if let Some(r) = read(rec) {
-                f(r);
+                f((c * CHUNK_LEN + k) as u32, r);
             }
         }
     }
+}
+
+/// True if registry slot `slot` (as passed by `for_each_live_slot`) still holds the object
+/// with serial `serial`: that object is live now.
+pub(crate) fn still_live(slot: u32, serial: u64) -> bool {
+    read(record(slot)).is_some_and(|r| r.serial == serial)
 }
 
 /// The address ranges of the registry's pages (heapy's own memory: never a root of the

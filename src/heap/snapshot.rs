@@ -54,18 +54,38 @@ fn relheap() -> Option<Arc<record::Watermarks>> {
     relheap_cell().clone()
 }
 
-/// Copies the live records that pass `keep` out of the registry.
+/// Copies the live records that pass `keep` out of the registry: a set of objects (each
+/// address once), each live when the copy ended.
 pub(crate) fn take(mut keep: impl FnMut(&Obj) -> bool) -> Heap {
     let objs = guard::internal(|| {
-        let mut objs = Vec::new();
-        registry::for_each_live(|o| {
+        let mut found = Vec::new();
+        registry::for_each_live_slot(|slot, o| {
             if keep(&o) {
-                objs.push(o);
+                found.push((o, slot));
             }
         });
-        objs
+        still_live(found)
     });
     Heap::resolve(objs)
+}
+
+/// The objects of `found` (each with the registry slot it was read from) that are still
+/// live now.
+///
+/// The registry is not read at one instant: while it is read, a block can be freed and its
+/// address reused by a later allocation, whose record lands in a slot read later, and then
+/// the copy holds two objects at one address. Reading each kept slot again after the copy
+/// leaves out every object freed meanwhile. What is left is a set: an object still live at
+/// this second reading was live throughout from its first reading, so it was live when the
+/// copy ended, and two objects live at one instant have distinct addresses. (The second
+/// pass goes through the slots in the order of the first, so it costs far less than
+/// sorting by address would.)
+fn still_live(found: Vec<(Obj, u32)>) -> Vec<Obj> {
+    found
+        .into_iter()
+        .filter(|(o, slot)| registry::still_live(*slot, o.serial))
+        .map(|(o, _)| o)
+        .collect()
 }
 
 /// Names the threads of `objs`, live objects of this process just copied from the registry,
@@ -109,6 +129,16 @@ impl Hpy {
     /// ```
     ///
     /// After [`Hpy::setrelheap`], only the objects allocated after that reference point.
+    ///
+    /// # While other threads allocate
+    ///
+    /// The census is copied while the program runs; other threads keep allocating and
+    /// freeing meanwhile, so a snapshot is not the heap at one instant. It is a set (each
+    /// address once), and every object in it was live when the copy ended: an object freed
+    /// during the copy is left out even if its record was read, and one allocated during the
+    /// copy may or may not be in it. Objects that live through the whole copy are all in it,
+    /// so a snapshot of a quiet program, and a [`Mark::heap`] taken by the thread that made
+    /// the mark (its own objects do not move while it copies), are exact.
     #[doc(alias("snapshot", "live_objects"))]
     pub fn heap(&self) -> Heap {
         let rel = relheap();
