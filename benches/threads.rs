@@ -9,12 +9,14 @@
 //! the medians and their ratio.
 //!
 //! Workloads: a 16-byte alloc+free pair, a 64 KiB alloc+free pair (above the per-thread
-//! flush threshold: every one updates the process-wide live bytes and its peak),
+//! flush threshold: every one updates the process-wide live bytes and its peak), the same
+//! two pairs straight to `System` (a control: the C allocator's own state after the churn),
 //! `hpy().stats()`, and `hpy().mark()` (notes every thread's position).
 //!
 //! Output ends with lines `threads <workload> fresh <ns> churned <ns> ratio <r>x`.
 //! `HEAPY_BENCH_QUICK=1` shortens the run; `HEAPY_BENCH_CHURN=<n>` changes the thread count.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 static CENSUS: heapy::Census = heapy::Census::new().stacks(heapy::Stacks::Off);
 
 const ROLE: &str = "HEAPY_BENCH_THREADS_ROLE";
-const WORKLOADS: [&str; 4] = ["alloc16", "alloc64k", "stats", "mark"];
+const WORKLOADS: [&str; 6] = ["alloc16", "alloc64k", "sys16", "sys64k", "stats", "mark"];
 
 /// Nanoseconds per operation of `workload`, timed over at least `budget` (and at least
 /// 16 operations).
@@ -41,6 +43,10 @@ fn measure(workload: &str, budget: Duration) -> f64 {
                 drop(black_box(vec![0u8; 64 * 1024]));
             }
         }
+        // The same pairs straight to the system allocator, bypassing the census: how much of
+        // a difference is the C allocator's own (its arenas after 50,000 threads).
+        "sys16" => sys_pairs(n, 16, false),
+        "sys64k" => sys_pairs(n, 64 * 1024, true),
         "stats" => {
             for _ in 0..n {
                 black_box(hp.stats());
@@ -62,6 +68,24 @@ fn measure(workload: &str, budget: Duration) -> f64 {
             return e.as_nanos() as f64 / n as f64;
         }
         n *= 4;
+    }
+}
+
+/// `n` alloc+free pairs of `size` bytes from `System` (zeroed, as `vec![0u8; size]` asks).
+fn sys_pairs(n: usize, size: usize, zeroed: bool) {
+    let layout = Layout::from_size_align(size, 8).expect("layout");
+    for _ in 0..n {
+        // SAFETY: a non-zero layout; the block is freed once with the same layout.
+        unsafe {
+            let p = if zeroed {
+                System.alloc_zeroed(layout)
+            } else {
+                System.alloc(layout)
+            };
+            assert!(!p.is_null());
+            p.write(1);
+            System.dealloc(black_box(p), layout);
+        }
     }
 }
 
