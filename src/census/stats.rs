@@ -56,6 +56,7 @@ pub(crate) fn shared_live_change(slot: &threads::ThreadSlot, delta: i64) {
         .wrapping_add(delta);
     if p.unsigned_abs() >= FLUSH_BYTES || delta.unsigned_abs() >= FLUSH_BYTES {
         // Take whatever is there now (other threads may have added since): moved, not lost.
+        // Relaxed: as above; the swap alone makes each byte move once.
         let all = slot.pending.swap(0, Ordering::Relaxed);
         add_live(all);
     }
