@@ -47,6 +47,14 @@ fn run(cli: Cli) -> error::Result<i32> {
 }
 
 fn main() {
+    // A closed pipe (`heapy view --all big.json | head -1`) ends the command quietly, by
+    // SIGPIPE, as it ends cat or grep; Rust ignores SIGPIPE by default, so println! would
+    // panic on the broken pipe instead.
+    // SAFETY: setting a signal's disposition to the default has no preconditions; it is
+    // done before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => std::process::exit(code),

@@ -378,3 +378,39 @@ fn view_fit_has_the_same_rows_with_long_kinds_wrapped() {
     assert_eq!(stdout(&o), h.to_string());
     drop(held);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    // Many rows: 20,000 objects listed one by one, far more than a pipe holds.
+    let mark = heapy::hpy().mark();
+    let held: Vec<Box<[u8; 24]>> =
+        heapy::with_kind("Row", || (0..20_000).map(|_| Box::new([0u8; 24])).collect());
+    mark.heap().dump(dir.path().join("big.json")).unwrap();
+    drop(held);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heapy"))
+        .args(["view", "--all", "--by", "id", "big.json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("Set of 20001 <Row> objects."), "{first}");
+    // The reader is dropped: the pipe is closed after one line, as by `head -1`.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}
