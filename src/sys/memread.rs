@@ -58,8 +58,19 @@ mod tests {
         assert_eq!(read(16, &mut buf), 0);
         // A range that runs off the end of the mapping copies what precedes the hole.
         let page = 4096;
-        // SAFETY: a fresh anonymous mapping of two pages; the second is unmapped at once.
-        let p = unsafe {
+        let p = page_then_hole(page);
+        let mut big = vec![1u8; 2 * page];
+        assert_eq!(read(p + page - 8, &mut big[..16]), 8);
+        assert_eq!(&big[..8], &[0u8; 8]);
+        // SAFETY: unmaps the first page of our own mapping.
+        unsafe { libc::munmap(p as *mut libc::c_void, page) };
+    }
+
+    /// A mapped page of zeros followed by an unmapped one: its address. The caller unmaps it.
+    fn page_then_hole(page: usize) -> usize {
+        // SAFETY: a fresh anonymous mapping of two pages; the second is unmapped at once,
+        // and nothing else refers to either.
+        unsafe {
             let p = libc::mmap(
                 core::ptr::null_mut(),
                 2 * page,
@@ -71,12 +82,7 @@ mod tests {
             assert_ne!(p, libc::MAP_FAILED);
             libc::munmap(p.cast::<u8>().add(page).cast(), page);
             p as usize
-        };
-        let mut big = vec![1u8; 2 * page];
-        assert_eq!(read(p + page - 8, &mut big[..16]), 8);
-        assert_eq!(&big[..8], &[0u8; 8]);
-        // SAFETY: unmaps the first page of our own mapping.
-        unsafe { libc::munmap(p as *mut libc::c_void, page) };
+        }
     }
 
     #[test]
@@ -97,21 +103,7 @@ mod tests {
         // A range that runs into unmapped memory half-way through a word: the whole
         // words before the hole.
         let page = 4096;
-        // SAFETY: a fresh anonymous mapping of two pages; the second is unmapped at once,
-        // and nothing else refers to either.
-        let p = unsafe {
-            let p = libc::mmap(
-                core::ptr::null_mut(),
-                2 * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            assert_ne!(p, libc::MAP_FAILED);
-            libc::munmap(p.cast::<u8>().add(page).cast(), page);
-            p as usize
-        };
+        let p = page_then_hole(page);
         let mut three = [7usize; 3];
         assert_eq!(read_words(p + page - WORD - WORD / 2, &mut three), 1);
         assert_eq!(three[0], 0);
