@@ -30,6 +30,10 @@ fn without_the_flags_kinds_are_call_sites() {
         .args([
             "build",
             "--offline",
+            // Only the library's package: the workspace's default members would unify the
+            // CLI's features (plotters and its font stack) into this build.
+            "-p",
+            "heapy",
             "--example",
             "kinds",
             "--no-default-features",
