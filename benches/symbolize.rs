@@ -66,6 +66,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// This process's resident bytes (`/proc/self/statm`'s second field, in pages).
+fn rss() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: f64 = statm.split(' ').nth(1).unwrap().parse().unwrap();
+    pages * 4096.0
+}
+
 fn main() {
     let reps = if std::env::var_os("HEAPY_BENCH_QUICK").is_some() {
         3
@@ -85,7 +92,9 @@ fn main() {
         let ms = t.elapsed().as_secs_f64() * 1e3;
         (h, ms)
     };
+    let rss_before = rss();
     let (h, cold) = time();
+    let rss_after = rss();
     let boxes = h.filter(|o| o.size() == 16);
     let sites = boxes.bysite().rows().len();
     let kinds = boxes.bykind().rows().len();
@@ -105,5 +114,21 @@ fn main() {
     println!("symbolize cold {cold:.1} ms");
     println!("symbolize cold-cache {:.1} ms", median(cold_cache));
     println!("symbolize warm {:.1} ms", median(warm));
+    // What the first resolution leaves resident (the debug info, mostly), and what
+    // `release_symbols()` gives back; then a snapshot that must parse it all again.
+    let rss_held = rss();
+    heapy::hpy().release_symbols();
+    let rss_released = rss();
+    heapy::__private::forget_symbols();
+    let (_, reparse) = time();
+    heapy::hpy().release_symbols();
+    let mb = |b: f64| b / (1 << 20) as f64;
+    println!(
+        "symbolize rss +{:.1} MB by the first snapshot ({:.1} MB held after the runs); release_symbols() gave back {:.1} MB",
+        mb(rss_after - rss_before),
+        mb(rss_held - rss_before),
+        mb(rss_held - rss_released),
+    );
+    println!("symbolize cold-after-release {reparse:.1} ms");
     drop(black_box(out));
 }

@@ -233,4 +233,31 @@ impl Hpy {
     pub fn reset_peak(&self) {
         census::reset_peak();
     }
+
+    /// Gives back the memory that naming stacks keeps: the program's debug info, which the
+    /// first snapshot that resolves call sites parses and which otherwise stays resident for
+    /// the life of the process (tens to hundreds of MB in a large debug build; see the
+    /// README's "What it costs"). The names heapy already resolved stay cached, so later
+    /// snapshots of the same stacks cost nothing more; a snapshot with new stacks parses the
+    /// debug info again (the cost of a first snapshot). Call it after the snapshots of a
+    /// session, in a long-running program that takes one now and then.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let hp = heapy::hpy();
+    /// let m = hp.mark();
+    /// let v = vec![1u32; 8];
+    /// let site = || m.heap().filter(|o| o.size() == 32).bysite().rows().next().unwrap().label().to_string();
+    /// let before = site();
+    /// hp.release_symbols();
+    /// // The same site, named the same, after the release.
+    /// assert_eq!(site(), before);
+    /// assert!(before.contains("main"), "{before}");
+    /// # drop(v);
+    /// ```
+    #[doc(alias("clear_symbol_cache", "free_debug_info", "release_memory"))]
+    pub fn release_symbols(&self) {
+        guard::internal(crate::stack::release_debug_info);
+    }
 }

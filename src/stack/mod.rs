@@ -22,6 +22,7 @@ pub use frame::Frame;
 pub use mode::Stacks;
 pub use sample::set_sample_seed;
 pub(crate) use sample::weight as sample_weight;
+pub(crate) use symbolize::release_debug_info;
 
 /// Context ids from here up are stacks (`BASE` itself: the table was full). The census's
 /// tag ids lie below.

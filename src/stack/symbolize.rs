@@ -18,6 +18,20 @@ pub(crate) fn frames(addr: usize) -> Arc<[Frame]> {
     Arc::clone(&symbols.entry(addr).or_insert(f))
 }
 
+/// Releases the `backtrace` crate's parsed debug info (its cache of the program's and
+/// libraries' DWARF, the bulk of what the first resolution leaves resident). Frames heapy has
+/// already resolved stay cached; a later snapshot with new stacks parses the debug info again.
+pub(crate) fn release_debug_info() {
+    backtrace::clear_symbol_cache();
+    // The parsed DWARF lived in many small malloc blocks; glibc keeps freed memory in its
+    // arenas unless asked to hand whole free pages back.
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim has no preconditions; it takes the allocator's own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn resolve(addr: usize) -> Arc<[Frame]> {
     let mut out = Vec::new();
     // `resolve` looks up `addr - 1`: a return address's call instruction. It holds the
