@@ -5,6 +5,7 @@ mod checks;
 mod classes;
 mod diff;
 mod file;
+mod intmap;
 mod mark;
 mod meta;
 mod object;
@@ -17,7 +18,6 @@ pub(crate) mod test_support;
 mod traceback;
 mod view;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -79,7 +79,9 @@ impl Heap {
     /// A heap of `objs` (any order) with names from `meta`.
     pub(crate) fn from_parts(mut objs: Vec<Obj>, meta: Arc<Meta>) -> Heap {
         guard::internal(|| {
-            objs.sort_unstable_by_key(|o| (o.serial, o.addr));
+            // Stable sort: it finds the ascending runs a registry copy is made of (each
+            // thread's records come in serial order within its chunks) and merges them.
+            objs.sort_by_key(|o| (o.serial, o.addr));
             objs.dedup_by_key(|o| (o.serial, o.addr));
             Heap {
                 objs: Arc::new(objs),
@@ -99,7 +101,7 @@ impl Heap {
     /// `snapshot::thread_names`).
     pub(crate) fn resolve(mut objs: Vec<Obj>) -> Heap {
         guard::internal(|| {
-            let ctxs: HashSet<u32> = objs.iter().map(|o| o.ctx).collect();
+            let ctxs: intmap::IntSet<u32> = objs.iter().map(|o| o.ctx).collect();
             let threads = snapshot::thread_names(&mut objs);
             Heap::from_parts(objs, Arc::new(Meta::resolve(ctxs, threads)))
         })

@@ -97,23 +97,32 @@ fn still_live(found: Vec<(Obj, u32)>) -> Vec<Obj> {
 /// now, so it is left out (objects freed during the copy may or may not be in it) rather
 /// than shown under the later thread's name. The same holds for a slot that is free now.
 pub(crate) fn thread_names(objs: &mut Vec<Obj>) -> HashMap<u16, String> {
-    let mut infos: HashMap<u16, threads::ThreadInfo> = HashMap::new();
+    // A thread index is a u16: one table entry per index up to the largest present (read
+    // per object, so no hashing on this per-object path).
+    let top = objs
+        .iter()
+        .map(|o| o.thread)
+        .max()
+        .map_or(0, |t| t as usize + 1);
+    let mut infos: Vec<Option<threads::ThreadInfo>> = Vec::new();
+    infos.resize_with(top, || None);
     for o in objs.iter() {
-        infos
-            .entry(o.thread)
-            .or_insert_with(|| threads::info(o.thread));
+        infos[o.thread as usize].get_or_insert_with(|| threads::info(o.thread));
     }
+    let mut present = vec![false; top];
     objs.retain(|o| {
-        threads::shared(o.thread)
-            || infos
-                .get(&o.thread)
-                .is_some_and(|t| !t.released && o.serial >= t.start)
+        let keep = threads::shared(o.thread)
+            || infos[o.thread as usize]
+                .as_ref()
+                .is_some_and(|t| !t.released && o.serial >= t.start);
+        present[o.thread as usize] |= keep;
+        keep
     });
-    let present: std::collections::HashSet<u16> = objs.iter().map(|o| o.thread).collect();
     infos
         .into_iter()
-        .filter(|(t, _)| present.contains(t))
-        .map(|(t, info)| (t, threads::label_of(&info)))
+        .enumerate()
+        .filter(|(t, _)| present[*t])
+        .filter_map(|(t, info)| Some((t as u16, threads::label_of(&info?))))
         .collect()
 }
 

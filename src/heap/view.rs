@@ -1,6 +1,8 @@
 //! Views: the equivalence relations a heap can be partitioned by.
 
 use std::collections::HashMap;
+
+use super::intmap::IntMap;
 use std::str::FromStr;
 
 use super::classes::Outside;
@@ -180,7 +182,7 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
     };
     let keys = match by {
         By::Kind => {
-            let mut per_ctx: HashMap<u32, u32> = HashMap::new();
+            let mut per_ctx: IntMap<u32, u32> = IntMap::default();
             objs.iter()
                 .map(|o| {
                     *per_ctx
@@ -190,7 +192,7 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
                 .collect()
         }
         By::Site => {
-            let mut per_ctx: HashMap<u32, u32> = HashMap::new();
+            let mut per_ctx: IntMap<u32, u32> = IntMap::default();
             objs.iter()
                 .map(|o| {
                     *per_ctx
@@ -200,7 +202,7 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
                 .collect()
         }
         By::Thread => {
-            let mut per: HashMap<u16, u32> = HashMap::new();
+            let mut per: IntMap<u16, u32> = IntMap::default();
             objs.iter()
                 .map(|o| {
                     *per.entry(o.thread)
@@ -209,7 +211,7 @@ pub(crate) fn classify(objs: &[Obj], meta: &Meta, by: By) -> (Vec<u32>, Vec<Stri
                 .collect()
         }
         By::Size => {
-            let mut per: HashMap<usize, u32> = HashMap::new();
+            let mut per: IntMap<usize, u32> = IntMap::default();
             objs.iter()
                 .map(|o| {
                     *per.entry(o.size)
