@@ -185,7 +185,11 @@ impl Local {
             stats::flush(slot, p);
         } else {
             self.pending.set(p);
+            // Relaxed: the owner's own figures, read by others as figures of the moment.
             slot.pending.store(p, Ordering::Relaxed);
+            if p > slot.pending_high.load(Ordering::Relaxed) {
+                slot.pending_high.store(p, Ordering::Relaxed);
+            }
         }
     }
 

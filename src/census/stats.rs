@@ -16,31 +16,47 @@ static WINDOW_PEAK: AtomicI64 = AtomicI64::new(0);
 
 /// A thread adds its live-byte changes to `LIVE` once they reach this much either way (at
 /// once for any allocation this large). Two threads allocating at the same time then do not
-/// fight over one counter on every call; the price is that `peak_live_bytes` can miss a
-/// peak by up to this much per thread that was allocating at that moment.
+/// fight over one counter on every call. The peak does not lose what happens inside a batch:
+/// each thread keeps the top of its batch (`ThreadSlot::pending_high`), which its flush and
+/// every `collect` take into account.
 pub(crate) const FLUSH_BYTES: u64 = 16 * 1024;
 
-/// Adds a thread's pending live-byte change to the global counter and updates the peak.
+/// Adds a thread's pending live-byte change to the global counter and updates the peak
+/// with the highest point the batch reached.
 ///
-/// The peak candidate also counts the live threads' pending changes, so the peak is exact
-/// whenever the other threads are not allocating at that moment. Flushes happen once per
-/// 16 KiB of change at most, so the sum over live threads is paid rarely; threads that have
-/// exited are not in it.
+/// The peak candidate also counts the other live threads' pending changes, so the peak is
+/// exact whenever the other threads are not allocating at that moment. Flushes happen once
+/// per 16 KiB of change at most, so the sum over live threads is paid rarely; threads that
+/// have exited are not in it.
 #[inline]
 pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
+    // Relaxed: the owner's own figures (see `ThreadSlot`); a reader summing them meanwhile
+    // sees the batch either pending or flushed, and the high at most once more.
+    let high = slot.pending_high.load(Ordering::Relaxed);
     slot.pending.store(0, Ordering::Relaxed);
-    add_live(delta);
+    slot.pending_high.store(0, Ordering::Relaxed);
+    add_live(delta, high.max(delta));
 }
 
-/// Adds `delta` to the flushed live bytes and updates the peaks.
-fn add_live(delta: i64) {
-    let live = LIVE.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta);
-    let total = live + threads::pending_sum();
-    if total > PEAK.load(Ordering::Relaxed) {
-        PEAK.fetch_max(total, Ordering::Relaxed);
+/// Adds `delta` to the flushed live bytes and updates the peaks; `high` (at least `delta`)
+/// is how far above the flushed figure the batch went at its top.
+fn add_live(delta: i64, high: i64) {
+    let before = LIVE.fetch_add(delta, Ordering::Relaxed);
+    let top = before + high;
+    let total = top + threads::pending_sum();
+    raise_peak(total);
+    if top > WINDOW_PEAK.load(Ordering::Relaxed) {
+        WINDOW_PEAK.fetch_max(top, Ordering::Relaxed);
     }
-    if live > WINDOW_PEAK.load(Ordering::Relaxed) {
-        WINDOW_PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+/// Raises the peak to `candidate` if it is higher.
+#[inline]
+fn raise_peak(candidate: i64) {
+    // Relaxed: a max whose value is all that is asked of it; the load spares the
+    // read-modify-write when the peak is not exceeded (nearly always).
+    if candidate > PEAK.load(Ordering::Relaxed) {
+        PEAK.fetch_max(candidate, Ordering::Relaxed);
     }
 }
 
@@ -58,7 +74,7 @@ pub(crate) fn shared_live_change(slot: &threads::ThreadSlot, delta: i64) {
         // Take whatever is there now (other threads may have added since): moved, not lost.
         // Relaxed: as above; the swap alone makes each byte move once.
         let all = slot.pending.swap(0, Ordering::Relaxed);
-        add_live(all);
+        add_live(all, all.max(0));
     }
 }
 
@@ -90,10 +106,13 @@ pub struct Stats {
     /// Bytes of the live objects.
     pub live_bytes: u64,
     /// The highest `live_bytes` since the start or the last
-    /// [`Hpy::reset_peak`](crate::Hpy::reset_peak). Threads add their changes to the
-    /// process-wide figure in steps of up to 16 KiB, so a peak can be missed by up to 16 KiB
-    /// per thread allocating at that moment (exact for any single allocation of 16 KiB or
-    /// more; thread-scoped peaks are exact).
+    /// [`Hpy::reset_peak`](crate::Hpy::reset_peak); it never goes down otherwise. Exact
+    /// while one thread allocates at a time (each thread keeps the top of its unflushed
+    /// changes). Threads add their changes to the process-wide figure in steps of up to
+    /// 16 KiB, so when several threads allocate at the same moment the peak counts each
+    /// other thread's change as of its last step: it can be off by up to 16 KiB per such
+    /// thread. Thread-scoped peaks ([`Mark::peak_bytes`](crate::Mark::peak_bytes)) are
+    /// always exact.
     pub peak_live_bytes: u64,
     /// Allocations since the start (reallocations included).
     pub allocations: u64,
@@ -143,6 +162,10 @@ pub(crate) fn collect() -> Stats {
     };
     s.live_objects = s.allocations.saturating_sub(s.frees);
     s.live_bytes = (t.flushed + t.pending).max(0) as u64;
+    // The top of a batch not yet flushed is a peak that happened: keep it, so the figure
+    // never goes down.
+    raise_peak(t.flushed + t.pending + t.pending_excess.max(0));
+    // Relaxed: see PEAK.
     s.peak_live_bytes = (PEAK.load(Ordering::Relaxed).max(0) as u64).max(s.live_bytes);
     s.threads = threads::seen();
     s.thread_slots = threads::slots_used();
@@ -153,6 +176,13 @@ pub(crate) fn collect() -> Stats {
 
 /// Starts a new peak from the current live bytes.
 pub(crate) fn reset_peak() {
+    // Each live thread's batch starts its top afresh from where it is now. Relaxed: the
+    // owner may raise it again at once, with a value its batch really reached.
+    threads::for_each_active(|i| {
+        let s = threads::slot(i);
+        s.pending_high
+            .store(s.pending.load(Ordering::Relaxed), Ordering::Relaxed);
+    });
     let live = collect().live_bytes as i64;
     PEAK.store(live, Ordering::Relaxed);
 }

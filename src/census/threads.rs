@@ -57,6 +57,9 @@ pub(crate) struct ThreadSlot {
     pub next_serial: AtomicU64,
     /// Live-byte change of this thread not yet in the global counter (an i64).
     pub pending: AtomicI64,
+    /// The highest `pending` since the thread's last flush (or the last `reset_peak`): the
+    /// top of the batch, which the peak takes into account at the flush.
+    pub pending_high: AtomicI64,
     /// Seqlock over the facts below: odd while a registering thread writes them, +2 for each
     /// thread that took the slot.
     seq: AtomicU32,
@@ -102,6 +105,7 @@ impl ThreadSlot {
             net_peak: AtomicU64::new(0),
             next_serial: AtomicU64::new(0),
             pending: AtomicI64::new(0),
+            pending_high: AtomicI64::new(0),
             seq: AtomicU32::new(0),
             tid: AtomicU32::new(0),
             name: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -430,6 +434,9 @@ pub(crate) struct Sums {
     pub untracked: u64,
     /// Live-byte changes of live threads not yet flushed.
     pub pending: i64,
+    /// The most any one live thread's unflushed change rose above where it is now (its
+    /// `pending_high - pending`): what the live bytes were higher by at that thread's top.
+    pub pending_excess: i64,
     /// The flushed live bytes (`flushed()` in the same reading, since an exiting thread's
     /// fold moves its pending bytes there).
     pub flushed: i64,
@@ -457,6 +464,7 @@ pub(crate) fn sums(flushed: impl Fn() -> i64) -> Sums {
             free_bytes: RETIRED.free_bytes.load(Ordering::Relaxed),
             untracked: RETIRED.untracked.load(Ordering::Relaxed),
             pending: 0,
+            pending_excess: 0,
             flushed: flushed(),
         };
         for_each_active(|i| {
@@ -466,7 +474,10 @@ pub(crate) fn sums(flushed: impl Fn() -> i64) -> Sums {
             s.alloc_bytes += t.alloc_bytes.load(Ordering::Relaxed);
             s.free_bytes += t.free_bytes.load(Ordering::Relaxed);
             s.untracked += t.untracked.load(Ordering::Relaxed);
-            s.pending += t.pending.load(Ordering::Relaxed);
+            let p = t.pending.load(Ordering::Relaxed);
+            s.pending += p;
+            let excess = t.pending_high.load(Ordering::Relaxed) - p;
+            s.pending_excess = s.pending_excess.max(excess);
         });
         // Acquire fence: if any value above was written by a fold, the fold's start (before
         // its Release fence) is visible to the load below, which then differs.
