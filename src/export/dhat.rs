@@ -160,8 +160,10 @@ impl Heap {
     /// assert!(heapy::hpy().heap().dhat(dir.path().join("no/such/dir/x.json")).is_err());
     /// ```
     pub fn dhat(&self, path: impl AsRef<Path>) -> Result<()> {
+        // `as_ref` is the program's code: called outside the guard.
+        let path = path.as_ref();
         let json = self.dhat_encoded()?;
-        guard::internal(|| atomic::write(path.as_ref(), json.as_bytes()))
+        guard::internal(|| atomic::write(path, json.as_bytes()))
     }
 }
 

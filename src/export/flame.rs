@@ -118,16 +118,19 @@ impl Heap {
     /// ```
     #[doc(alias("flame_graph"))]
     pub fn flamegraph(&self, path: impl AsRef<Path>) -> Result<()> {
-        let title = format!(
-            "Live heap: {} objects, {} bytes{}",
-            self.count(),
-            self.size(),
-            if self.meta().sample_rate.is_some() {
-                " (estimated from samples)"
-            } else {
-                ""
-            }
-        );
+        // heapy's own text, made under the guard (the program's figures never see it).
+        let title = guard::internal(|| {
+            format!(
+                "Live heap: {} objects, {} bytes{}",
+                self.count(),
+                self.size(),
+                if self.meta().sample_rate.is_some() {
+                    " (estimated from samples)"
+                } else {
+                    ""
+                }
+            )
+        });
         flamegraph(&self.folded(), &title, path)
     }
 }

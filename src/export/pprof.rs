@@ -286,8 +286,10 @@ impl Heap {
     /// assert!(heapy::hpy().heap().pprof(dir.path().join("no/such/dir/heap.pb.gz")).is_err());
     /// ```
     pub fn pprof(&self, path: impl AsRef<Path>) -> Result<()> {
+        // `as_ref` is the program's code: called outside the guard.
+        let path = path.as_ref();
         let bytes = self.pprof_bytes()?;
-        guard::internal(|| atomic::write(path.as_ref(), &bytes))
+        guard::internal(|| atomic::write(path, &bytes))
     }
 }
 

@@ -281,6 +281,9 @@ impl Heap {
 
     /// The objects for which `keep` returns true.
     ///
+    /// `keep` is the program's code: it runs outside heapy's guard, so what it allocates
+    /// (and keeps, or leaks) is counted as the program's, like any other allocation.
+    ///
     /// ```
     /// # #[global_allocator]
     /// # static CENSUS: heapy::Census = heapy::Census::new();
@@ -290,17 +293,26 @@ impl Heap {
     /// # drop(v);
     /// ```
     pub fn filter(&self, mut keep: impl FnMut(&Object<'_>) -> bool) -> Heap {
+        // heapy's own list of answers, made under the guard; `keep` runs outside it (the
+        // loop writes into the list and never grows it), so nothing `keep` allocates is
+        // mistaken for heapy's.
+        let mut kept = guard::internal(|| vec![false; self.objs.len()]);
+        for (k, obj) in kept.iter_mut().zip(self.objs.iter()) {
+            *k = keep(&Object {
+                obj,
+                meta: &self.meta,
+            });
+        }
         let objs = guard::internal(|| {
-            self.objs
+            let objs = self
+                .objs
                 .iter()
-                .filter(|obj| {
-                    keep(&Object {
-                        obj,
-                        meta: &self.meta,
-                    })
-                })
-                .copied()
-                .collect()
+                .zip(&kept)
+                .filter(|(_, &k)| k)
+                .map(|(o, _)| *o)
+                .collect();
+            drop(kept);
+            objs
         });
         self.subset(objs)
     }

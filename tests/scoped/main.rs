@@ -10,6 +10,7 @@ static CENSUS: heapy::Census = heapy::Census::new();
 mod algebra;
 mod assertions;
 mod census_exact;
+mod closures;
 mod diff;
 mod graph_shapes;
 mod kinds;
