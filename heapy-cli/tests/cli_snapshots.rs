@@ -131,6 +131,47 @@ fn flame_reads_a_snapshot() {
 }
 
 #[test]
+fn flame_writes_through_a_link_and_into_a_fifo() {
+    use std::io::Read;
+    use std::os::unix::fs::{symlink, FileTypeExt, OpenOptionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, _, held) = snapshots(d);
+    // A link to an existing file: the link stays, the file it names gets the graph.
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::write(d.join("out/real.svg"), "old").unwrap();
+    symlink("out/real.svg", d.join("link.svg")).unwrap();
+    let o = heapy(d, &["flame", "new.json", "-o", "link.svg"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let link = std::fs::symlink_metadata(d.join("link.svg")).unwrap();
+    assert!(link.file_type().is_symlink());
+    let svg = std::fs::read_to_string(d.join("out/real.svg")).unwrap();
+    assert!(svg.contains("Live heap: 4507 bytes (new.json)"));
+    // A FIFO: written into (its reader gets the graph), never replaced by a file. The
+    // graph fits in the pipe's buffer (64 KiB), so the command never waits for the reader.
+    assert!(svg.len() < 60_000, "{} bytes", svg.len());
+    let fifo = d.join("pipe.svg");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    // The reading end opened first without blocking: the command's write finds a reader.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let o = heapy(d, &["flame", "new.json", "-o", "pipe.svg"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut got = String::new();
+    reader.read_to_string(&mut got).unwrap();
+    assert_eq!(got, svg);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    drop(held);
+}
+
+#[test]
 fn bad_files_and_options_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -2,11 +2,11 @@
 //! heapy's guard: what it allocates is the program's, counted like any other allocation.
 
 /// A heap of `n` objects of this thread's own (and the objects themselves, to keep alive).
-fn small_heap(n: usize) -> (heapy::Heap, Vec<Box<u64>>) {
+fn small_heap(n: usize) -> (heapy::Heap, Vec<Vec<u8>>) {
     let mut held = Vec::with_capacity(n);
     let mark = heapy::hpy().mark();
     for i in 0..n {
-        held.push(Box::new(i as u64));
+        held.push(vec![i as u8; 8]);
     }
     let h = mark.heap();
     assert_eq!((h.count(), h.size()), (n, 8 * n));
