@@ -16,6 +16,17 @@ pub(crate) enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// `mprof run -o`: the recording could not be written there (checked before the
+    /// program starts).
+    #[error(
+        "{}: cannot write the recording there, so the program was not started: {source}",
+        path.display()
+    )]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A file is not what the subcommand reads.
     #[error("{}: {problem}", path.display())]
     Format {

@@ -56,7 +56,7 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| mprof_files::default_name(unix_now() as u64));
     let inner = temp_beside(&out);
-    let _ = std::fs::remove_file(&inner);
+    check_output(&out, &inner)?;
     let program = &a.command[0];
     let mut child = Command::new(program)
         .args(&a.command[1..])
@@ -132,7 +132,76 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
         "heapy: wrote {} ({samples} samples of {what})",
         out.display()
     );
-    Ok(status.code().unwrap_or(1))
+    Ok(exit_code(program, status))
+}
+
+/// The exit status a shell gives for `status`: the program's code, or 128 + N (with the
+/// signal named on standard error, as a shell names it) if signal N killed it.
+fn exit_code(program: &str, status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return code;
+    }
+    let Some(sig) = status.signal() else {
+        return 1;
+    };
+    let core = if status.core_dumped() {
+        " (core dumped)"
+    } else {
+        ""
+    };
+    eprintln!(
+        "heapy: {program} was killed by signal {sig} ({}){core}",
+        signal_name(sig)
+    );
+    128 + sig
+}
+
+/// The name of signal `sig` (`SIGKILL`), or `signal N` for one without a common name.
+fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+/// Checks, before the program starts, that the recording can be written at `out`: its
+/// directory exists and takes a new file (the program's own file, `inner`, made there and
+/// removed again), and `out` is not a directory. Otherwise the error names `out`, rather
+/// than the program running to its end for nothing.
+fn check_output(out: &Path, inner: &Path) -> Result<()> {
+    let fail = |source| CliError::Output {
+        path: out.to_path_buf(),
+        source,
+    };
+    if out.is_dir() {
+        return Err(fail(std::io::Error::from_raw_os_error(libc::EISDIR)));
+    }
+    let _ = std::fs::remove_file(inner);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(inner)
+        .map_err(fail)?;
+    std::fs::remove_file(inner).map_err(fail)
 }
 
 /// The file the program itself writes, beside the recording.

@@ -169,6 +169,67 @@ fn run_propagates_exit_code_and_reports_missing_programs() {
 }
 
 #[test]
+fn run_exits_as_a_shell_does_when_the_program_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sig, name) in [(9, "SIGKILL"), (15, "SIGTERM"), (6, "SIGABRT")] {
+        let o = heapy(
+            dir.path(),
+            &[
+                "mprof",
+                "run",
+                "-o",
+                "k.dat",
+                "--",
+                "sh",
+                "-c",
+                &format!("kill -{sig} $$"),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(128 + sig), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("heapy: sh was killed by signal {sig} ({name})")),
+            "{err}"
+        );
+        // The recording is still written.
+        assert!(heapy::mprof::Timeline::load(dir.path().join("k.dat")).is_ok());
+        std::fs::remove_file(dir.path().join("k.dat")).unwrap();
+    }
+}
+
+#[test]
+fn run_checks_the_output_before_starting_the_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(d.join("file.txt"), "").unwrap();
+    for (out, problem) in [
+        ("no/such/dir/x.dat", "No such file or directory"),
+        ("file.txt/x.dat", "Not a directory"),
+        ("sub", "Is a directory"),
+    ] {
+        let o = heapy(
+            d,
+            &["mprof", "run", "-o", out, "--", "sh", "-c", "touch started"],
+        );
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        let want = format!(
+            "heapy: {out}: cannot write the recording there, so the program was not started: {problem}"
+        );
+        assert!(stderr(&o).starts_with(&want), "{}", stderr(&o));
+        assert!(!d.join("started").exists(), "{out}: the program ran");
+    }
+    // Nothing was left behind by the check.
+    let mut names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["file.txt", "sub"]);
+    assert_eq!(std::fs::read_dir(d.join("sub")).unwrap().count(), 0);
+}
+
+#[test]
 fn plot_writes_svg_and_png_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
