@@ -20,6 +20,7 @@
 //! reader refuses newer versions with [`Error::UnsupportedVersion`]. The file ends with the
 //! closing brace (no newline), so any cut-short copy is detected as truncated.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -99,10 +100,15 @@ fn checksum_text(body: &[u8]) -> String {
 impl Heap {
     /// The file's bytes.
     fn snapshot_bytes(&self) -> Result<Vec<u8>> {
+        // A subset (a filter, a row, a difference) shares its parent's names table: only
+        // the kinds and threads its own objects name go into the file.
+        let ctxs: HashSet<u32> = self.objs.iter().map(|o| o.ctx).collect();
+        let thread_ids: HashSet<u16> = self.objs.iter().map(|o| o.thread).collect();
         let mut threads: Vec<ThreadEntry> = self
             .meta
             .threads
             .iter()
+            .filter(|(index, _)| thread_ids.contains(index))
             .map(|(&index, label)| ThreadEntry {
                 index,
                 label: label.clone(),
@@ -113,6 +119,7 @@ impl Heap {
             .meta
             .kinds
             .iter()
+            .filter(|(ctx, _)| ctxs.contains(ctx))
             .map(|(&ctx, k)| KindEntry {
                 ctx,
                 kind: k.kind.clone(),
@@ -158,9 +165,12 @@ impl Heap {
     /// Writes the heap to `path` as a snapshot file (versioned JSON with a checksum; see
     /// [`Heap::load`]). The objects, their kinds, call sites and stacks, the thread names and
     /// the view go in, so a snapshot taken on a server or in CI can be studied later with the
-    /// same views, diffs and algebra. The file is written beside `path` under a unique
-    /// temporary name and renamed over it: a failed dump never leaves half a file, and never
-    /// harms a file already at `path`.
+    /// same views, diffs and algebra; a subset (a `filter`, a row) writes only the kinds and
+    /// threads its own objects name. The file is written beside `path` under a unique
+    /// temporary name and renamed over it (it keeps the old file's permissions): a failed
+    /// dump never leaves half a file, and never harms a file already at `path`. A symbolic
+    /// link is followed (the file it names is replaced, the link stays); a FIFO or a device
+    /// is written into.
     ///
     /// ```
     /// #[global_allocator]

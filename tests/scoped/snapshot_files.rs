@@ -435,3 +435,74 @@ fn algebra_on_snapshots_of_two_processes_keeps_each_objects_names() {
         "{by_kind}"
     );
 }
+
+/// The file of a subset names only what the subset's objects use.
+#[test]
+fn a_filtered_subset_dumps_only_the_kinds_and_threads_it_uses() {
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(200);
+    let mark = heapy::hpy().mark();
+    for i in 0..100 {
+        heapy::with_kind(&format!("SubsetKind{i}"), || {
+            held.push(vec![0u8; 10 + i]);
+            held.push(vec![1u8; 10 + i]);
+        });
+    }
+    let m = mark.clone();
+    let theirs = thread::Builder::new()
+        .name("other-kinds".into())
+        .spawn(move || {
+            let _in = m.enter();
+            heapy::with_kind("TheirKind", || vec![2u8; 33])
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let h = mark.heap();
+    assert_eq!(h.count(), 201);
+    assert_eq!(h.bythread().rows().len(), 2);
+    // 20 objects: both of kinds 0 to 9 (sizes 10 to 19).
+    let sub = h.filter(|o| o.size() < 20);
+    assert_eq!((sub.count(), sub.size()), (20, 2 * (10..20).sum::<usize>()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("subset.json");
+    sub.dump(&path).unwrap();
+    let back = heapy::Heap::load(&path).unwrap();
+    assert_eq!(objects(&back), objects(&sub));
+    assert_eq!(tables(&back), tables(&sub));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let body = &file["body"];
+    let mut names: Vec<&str> = body["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut want: Vec<String> = (0..10).map(|i| format!("SubsetKind{i}")).collect();
+    want.sort();
+    assert_eq!(names, want);
+    // Exactly the contexts the objects name, no other.
+    let table: std::collections::BTreeSet<u64> = body["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["ctx"].as_u64().unwrap())
+        .collect();
+    let used: std::collections::BTreeSet<u64> = body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o[4].as_u64().unwrap())
+        .collect();
+    assert_eq!(table, used);
+    assert_eq!(table.len(), body["kinds"].as_array().unwrap().len());
+    // One thread: this one.
+    let threads = body["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 1);
+    assert_eq!(
+        threads[0]["label"].as_str(),
+        Some(sub.objects().next().unwrap().thread())
+    );
+    drop((held, theirs));
+}
