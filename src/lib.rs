@@ -168,10 +168,24 @@ pub mod mprof {
 #[cfg(feature = "macros")]
 pub use heapy_macros::profile;
 
-/// The runtime of `#[heapy::profile]`, for the code the attribute writes. Not public API.
+/// The runtime of `#[heapy::profile]`, for the code the attribute writes, and what the
+/// `heapy` command shares with the library. Not public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::profile::{FnInfo, Profiler, Stream};
+
+    /// Writes `bytes` where `path` leads, as every file heapy writes (`heapy mprof run`'s
+    /// recording): a regular file replaced atomically, a symbolic link followed, a FIFO or
+    /// device written into.
+    pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> crate::Result<()> {
+        crate::census::guard::internal(|| crate::sys::atomic::write(path, bytes))
+    }
+
+    /// Checks that [`write_file`] to `path` can be made now, writing nothing there (a file
+    /// is made and removed beside the one to replace).
+    pub fn check_file(path: &std::path::Path) -> crate::Result<()> {
+        crate::census::guard::internal(|| crate::sys::atomic::check(path))
+    }
 
     /// Forgets every resolved stack and symbol (the symbolization benchmark's cold runs).
     pub fn forget_symbols() {

@@ -12,7 +12,6 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use heapy::mprof::Timeline;
 
 use crate::error::{CliError, Result};
 use crate::{mprof_files, proc};
@@ -55,8 +54,9 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
         .output
         .clone()
         .unwrap_or_else(|| mprof_files::default_name(unix_now() as u64));
+    check_output(&out)?;
     let inner = temp_beside(&out);
-    check_output(&out, &inner)?;
+    let _ = std::fs::remove_file(&inner);
     let program = &a.command[0];
     let mut child = Command::new(program)
         .args(&a.command[1..])
@@ -127,7 +127,8 @@ pub(crate) fn run(a: RunArgs) -> Result<i32> {
     };
     text.push_str(&chld);
     write_recording(&out, &text)?;
-    let samples = Timeline::load(&out).map(|t| t.mem().len()).unwrap_or(0);
+    // Counted in the text written, not read back: `out` may be a FIFO.
+    let samples = text.lines().filter(|l| l.starts_with("MEM ")).count();
     eprintln!(
         "heapy: wrote {} ({samples} samples of {what})",
         out.display()
@@ -183,25 +184,18 @@ fn signal_name(sig: i32) -> String {
     name.to_string()
 }
 
-/// Checks, before the program starts, that the recording can be written at `out`: its
-/// directory exists and takes a new file (the program's own file, `inner`, made there and
-/// removed again), and `out` is not a directory. Otherwise the error names `out`, rather
-/// than the program running to its end for nothing.
-fn check_output(out: &Path, inner: &Path) -> Result<()> {
-    let fail = |source| CliError::Output {
-        path: out.to_path_buf(),
-        source,
-    };
-    if out.is_dir() {
-        return Err(fail(std::io::Error::from_raw_os_error(libc::EISDIR)));
+/// Checks, before the program starts, that the recording can be written at `out` (as
+/// heapy writes it: its directory, or that of the file a link names, takes a new file, and
+/// `out` is not a directory); otherwise the error names `out`, rather than the program
+/// running to its end for nothing.
+fn check_output(out: &Path) -> Result<()> {
+    match heapy::__private::check_file(out) {
+        Err(heapy::Error::Io { source, .. }) => Err(CliError::Output {
+            path: out.to_path_buf(),
+            source,
+        }),
+        other => Ok(other?),
     }
-    let _ = std::fs::remove_file(inner);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(inner)
-        .map_err(fail)?;
-    std::fs::remove_file(inner).map_err(fail)
 }
 
 /// The file the program itself writes, beside the recording.
@@ -213,16 +207,9 @@ fn temp_beside(out: &Path) -> PathBuf {
     out.with_file_name(format!(".{name}.heapy-child-{}.dat", std::process::id()))
 }
 
-/// Writes the recording through a temporary file and a rename, so a failure never leaves
-/// half a file over an older recording of the same name.
+/// Writes the recording as heapy writes every file: through a temporary file and a rename
+/// (a failure never leaves half a file over an older recording of the same name), through
+/// a symbolic link to the file it names, into a FIFO or device.
 fn write_recording(out: &Path, text: &str) -> Result<()> {
-    let tmp = temp_beside(out).with_extension("tmp");
-    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, out));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(|source| CliError::Io {
-        path: out.to_path_buf(),
-        source,
-    })
+    Ok(heapy::__private::write_file(out, text.as_bytes())?)
 }

@@ -230,6 +230,47 @@ fn run_checks_the_output_before_starting_the_program() {
 }
 
 #[test]
+fn run_writes_through_a_link_and_into_a_fifo() {
+    use std::io::Read;
+    use std::os::unix::fs::{symlink, FileTypeExt, OpenOptionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("kept")).unwrap();
+    std::fs::write(d.join("kept/real.dat"), "old").unwrap();
+    symlink("kept/real.dat", d.join("link.dat")).unwrap();
+    let o = heapy(d, &["mprof", "run", "-o", "link.dat", "--", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(d.join("link.dat"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let text = std::fs::read_to_string(d.join("kept/real.dat")).unwrap();
+    assert!(text.starts_with("CMDLINE true\n"), "{text}");
+    // A FIFO, its reading end opened first without blocking (the recording is far smaller
+    // than the pipe's buffer, so the command never waits).
+    let fifo = d.join("pipe.dat");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let o = heapy(d, &["mprof", "run", "-o", "pipe.dat", "--", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut got = String::new();
+    reader.read_to_string(&mut got).unwrap();
+    assert!(got.starts_with("CMDLINE true\n"), "{got}");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+#[test]
 fn plot_writes_svg_and_png_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -152,6 +152,31 @@ pub(crate) fn write_with(
     }
 }
 
+/// Checks, without writing anything, that a write to `path` can be made now: for a file to
+/// replace (or make), that its directory takes a new file (one is made there and removed);
+/// for a FIFO or device, nothing more (it is written into when the time comes).
+pub(crate) fn check(path: &Path) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    match dest(path)? {
+        Dest::Replace(target, _) => {
+            if target.is_dir() {
+                return Err(io(std::io::Error::from_raw_os_error(libc::EISDIR)));
+            }
+            let tmp = temp_beside(&target, "probe")?;
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(io)?;
+            fs::remove_file(&tmp).map_err(io)
+        }
+        Dest::Into => Ok(()),
+    }
+}
+
 /// Writes `bytes` where `path` leads (see the module notes): a regular file is replaced
 /// through a temporary file beside it and a rename.
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -319,6 +344,36 @@ mod tests {
         assert!(err.to_string().contains("symbolic links"), "{err}");
         assert_eq!(names(dir.path()), ["a.svg", "b.svg"]);
         assert!(fs::symlink_metadata(&a).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn check_says_where_a_write_would_fail_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("sub")).unwrap();
+        fs::write(d.join("file"), b"kept").unwrap();
+        symlink("sub/made.dat", d.join("link.dat")).unwrap();
+        symlink("gone/made.dat", d.join("broken.dat")).unwrap();
+        for ok in ["new.dat", "file", "link.dat", "sub/x.dat"] {
+            check(&d.join(ok)).unwrap();
+        }
+        for (bad, errno) in [
+            ("no/such/x.dat", libc::ENOENT),
+            ("file/x.dat", libc::ENOTDIR),
+            ("sub", libc::EISDIR),
+            ("broken.dat", libc::ENOENT),
+        ] {
+            match check(&d.join(bad)) {
+                Err(Error::Io { path, source }) => {
+                    assert_eq!(path, d.join(bad));
+                    assert_eq!(source.raw_os_error(), Some(errno), "{bad}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(names(d), ["broken.dat", "file", "link.dat", "sub"]);
+        assert_eq!(names(&d.join("sub")), Vec::<String>::new());
+        assert_eq!(fs::read(d.join("file")).unwrap(), b"kept");
     }
 
     #[test]
