@@ -148,6 +148,34 @@ pub enum Error {
     /// converted by `?`).
     #[error(transparent)]
     UnknownStacks(#[from] ParseStacksError),
+    /// The object graph (unreachable objects, referrers, paths, retained sizes) cannot be
+    /// built because this process may not read its own memory: `process_vm_readv` is denied
+    /// (a seccomp filter, as in hardened containers or under systemd's `SystemCallFilter=`),
+    /// and so is the fallback, `pread` on `/proc/self/mem` (not mounted, denied, or out of
+    /// descriptors). heapy does not guess: without reading memory it cannot tell a reachable
+    /// object from a leak. `proc_mem` is the source.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// match heapy::hpy().try_heapu() {
+    ///     Ok(leaks) => println!("{leaks}"),
+    ///     Err(e @ heapy::Error::MemoryUnreadable { .. }) => eprintln!("no leak check: {e}"),
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    #[error(
+        "heapy cannot read this process's memory, so it cannot tell reachable objects from \
+         leaks: process_vm_readv: {vm_readv}; /proc/self/mem: {proc_mem}"
+    )]
+    #[non_exhaustive]
+    MemoryUnreadable {
+        /// What `process_vm_readv` said.
+        vm_readv: std::io::Error,
+        /// What `/proc/self/mem` said (opening it, or reading it).
+        #[source]
+        proc_mem: std::io::Error,
+    },
     /// [`assert_no_leaks!`](crate::assert_no_leaks) or [`check_no_leaks`](crate::check_no_leaks):
     /// objects allocated in the scope are still live after it.
     #[error("{count} objects ({size} bytes) allocated in the scope are still live:\n{table}")]

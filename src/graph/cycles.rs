@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::scan::Graph;
-use super::{live_by_address, site_of};
+use super::{live_by_address, or_panic, site_of, unreadable};
 use crate::census::guard;
 use crate::heap::{Heap, Obj};
+use crate::Result;
 
 /// The edges inside one cycle: (from address, offset, to address).
 type Edges = Vec<(usize, usize, usize)>;
@@ -352,6 +353,12 @@ impl Heap {
     /// [`Hpy::heapu`](crate::Hpy::heapu)'s unreachable objects. Only references between
     /// objects of the set count.
     ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_cycles`]
+    /// returns that error instead.
+    ///
     /// ```
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
@@ -363,13 +370,32 @@ impl Heap {
     /// println!("{cycles}");
     /// ```
     #[doc(alias("reference_cycles", "rc_cycles", "strongly_connected_components"))]
+    #[track_caller]
     pub fn cycles(&self) -> Cycles {
+        or_panic(cycles(self))
+    }
+
+    /// The reference cycles among this set's objects, as [`Heap::cycles`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let cycles = heapy::hpy().try_heapu().and_then(|u| u.try_cycles());
+    /// match cycles {
+    ///     Ok(c) => println!("{c}"),
+    ///     Err(e) => eprintln!("no leak check: {e}"),
+    /// }
+    /// ```
+    pub fn try_cycles(&self) -> Result<Cycles> {
         cycles(self)
     }
 }
 
 #[inline(never)]
-fn cycles(h: &Heap) -> Cycles {
+fn cycles(h: &Heap) -> Result<Cycles> {
     guard::internal(|| {
         // Only the set's objects that are still live are nodes, and only their memory is read.
         let mine: HashSet<(usize, u64)> = h.objs().iter().map(|o| (o.addr, o.serial)).collect();
@@ -377,7 +403,7 @@ fn cycles(h: &Heap) -> Cycles {
             .into_iter()
             .filter(|o| mine.contains(&(o.addr, o.serial)))
             .collect();
-        let g = Graph::build(nodes, |_| true, Vec::new());
+        let g = Graph::build(nodes, |_| true, Vec::new()).map_err(unreadable)?;
         let (comp, count) = sccs(&g, |_| true);
         let mut groups: Vec<Vec<u32>> = vec![Vec::new(); count];
         for (i, &c) in comp.iter().enumerate() {
@@ -411,7 +437,7 @@ fn cycles(h: &Heap) -> Cycles {
                 .then(b.0.count().cmp(&a.0.count()))
         });
         let (comps, edges) = found.into_iter().unzip();
-        Cycles { comps, edges }
+        Ok(Cycles { comps, edges })
     })
 }
 

@@ -15,10 +15,10 @@ use super::cycles::sccs;
 use super::roots::Here;
 use super::scan::Graph;
 use super::views::pick;
-use super::{members, process_graph};
+use super::{members, or_panic, process_graph};
 use crate::census::guard;
 use crate::heap::{pct, Heap, Meta, Obj, PAGE};
-use crate::Object;
+use crate::{Object, Result};
 
 /// Where walks of the graph start: the roots' targets, then the entry points of leaked
 /// structures.
@@ -451,6 +451,12 @@ impl Heap {
     /// the set's objects were, directly or through objects only they keep alive. Includes
     /// the set's own live objects.
     ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_domisize`]
+    /// returns that error instead.
+    ///
     /// ```
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
@@ -465,13 +471,40 @@ impl Heap {
     /// # drop(nested);
     /// ```
     #[doc(alias("dominated_size", "retained_size"))]
+    #[track_caller]
     pub fn domisize(&self) -> usize {
         let here = Here::capture();
-        dominos(self, &here).size()
+        or_panic(dominos(self, &here)).size()
+    }
+
+    /// The dominated size of the set, as [`Heap::domisize`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let nested = std::thread::spawn(|| heapy::with_kind("Outer", || Box::new(vec![0u8; 1000])))
+    ///     .join()
+    ///     .unwrap();
+    /// let outer = heapy::hpy().heap().filter(|o| o.kind() == "Outer" && o.size() == 24);
+    /// assert_eq!(outer.try_domisize().unwrap(), 24 + 1000);
+    /// # drop(nested);
+    /// ```
+    pub fn try_domisize(&self) -> Result<usize> {
+        let here = Here::capture();
+        Ok(dominos(self, &here)?.size())
     }
 
     /// The objects the set dominates (guppy's `dominos`): those that would be freed if the
     /// set's objects were, the set's own live objects included.
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_dominos`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -488,13 +521,40 @@ impl Heap {
     /// # drop(nested);
     /// ```
     #[doc(alias("dominated", "dominated_objects"))]
+    #[track_caller]
     pub fn dominos(&self) -> Heap {
+        let here = Here::capture();
+        or_panic(dominos(self, &here))
+    }
+
+    /// The objects the set dominates, as [`Heap::dominos`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let nested = std::thread::spawn(|| heapy::with_kind("Outer", || Box::new(vec![0u8; 1000])))
+    ///     .join()
+    ///     .unwrap();
+    /// let outer = heapy::hpy().heap().filter(|o| o.kind() == "Outer" && o.size() == 24);
+    /// assert_eq!(outer.try_dominos().unwrap().size(), 1024);
+    /// # drop(nested);
+    /// ```
+    pub fn try_dominos(&self) -> Result<Heap> {
         let here = Here::capture();
         dominos(self, &here)
     }
 
     /// The set's objects sorted by retained size, largest first: the objects that keep the
     /// most memory alive. See [`Retained`].
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_retained`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -510,25 +570,46 @@ impl Heap {
     /// # drop(big);
     /// ```
     #[doc(alias("retained_sizes", "dominator_tree"))]
+    #[track_caller]
     pub fn retained(&self) -> Retained {
+        let here = Here::capture();
+        or_panic(retained(self, &here))
+    }
+
+    /// The set's objects sorted by retained size, as [`Heap::retained`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let big = std::thread::spawn(|| heapy::with_kind("Holder", || Box::new(vec![0u8; 4096])))
+    ///     .join()
+    ///     .unwrap();
+    /// let r = heapy::hpy().heap().filter(|o| o.kind() == "Holder").try_retained().unwrap();
+    /// assert_eq!(r.get(0).unwrap().retained(), 24 + 4096);
+    /// # drop(big);
+    /// ```
+    pub fn try_retained(&self) -> Result<Retained> {
         let here = Here::capture();
         retained(self, &here)
     }
 }
 
 #[inline(never)]
-fn dominos(h: &Heap, here: &Here) -> Heap {
+fn dominos(h: &Heap, here: &Here) -> Result<Heap> {
     guard::internal(|| {
-        let g = process_graph(here, |_| true);
+        let g = process_graph(here, |_| true)?;
         let s = members(&g, h);
-        pick(&g, &dominated(&g, &s))
+        Ok(pick(&g, &dominated(&g, &s)))
     })
 }
 
 #[inline(never)]
-fn retained(h: &Heap, here: &Here) -> Retained {
+fn retained(h: &Heap, here: &Here) -> Result<Retained> {
     guard::internal(|| {
-        let g = process_graph(here, |_| true);
+        let g = process_graph(here, |_| true)?;
         let sizes = retained_sizes(&g);
         let mut rows: Vec<(Obj, usize)> = h
             .objs()
@@ -536,12 +617,12 @@ fn retained(h: &Heap, here: &Here) -> Retained {
             .filter_map(|o| g.node_of(o).map(|i| (*o, sizes[i as usize])))
             .collect();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.addr.cmp(&b.0.addr)));
-        Retained {
+        Ok(Retained {
             rows,
             meta: h.meta().clone(),
             live_bytes: g.nodes.iter().map(|o| o.size).sum(),
             start: 0,
             all: false,
-        }
+        })
     })
 }

@@ -15,6 +15,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use super::roots::Here;
 use super::unreachable::heapu;
 use crate::census::{self, guard};
+use crate::Result;
 
 /// `HEAPY_LEAKS` is unset or empty.
 const ENV_UNSET: u8 = 0;
@@ -116,20 +117,26 @@ fn report(here: &Here) {
     // A panic must not unwind out of an `extern "C"` exit handler.
     let _ = std::panic::catch_unwind(|| {
         let text = guard::internal(|| {
-            let u = heapu(here);
-            if u.is_empty() {
-                return "heapy: no unreachable objects at exit.\n".to_string();
-            }
-            format!(
-                "heapy: {} unreachable objects ({} bytes) at exit:\n{}{}",
-                u.count(),
-                u.size(),
-                u,
-                u.cycles()
-            )
+            report_text(here)
+                .unwrap_or_else(|e| format!("heapy: the leak check at exit could not run: {e}\n"))
         });
         eprint!("{text}");
     });
+}
+
+/// The report: the unreachable objects and their cycles; or why they cannot be found.
+fn report_text(here: &Here) -> Result<String> {
+    let u = heapu(here)?;
+    if u.is_empty() {
+        return Ok("heapy: no unreachable objects at exit.\n".to_string());
+    }
+    Ok(format!(
+        "heapy: {} unreachable objects ({} bytes) at exit:\n{}{}",
+        u.count(),
+        u.size(),
+        u,
+        u.try_cycles()?
+    ))
 }
 
 #[cfg(test)]

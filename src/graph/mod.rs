@@ -7,8 +7,12 @@
 //! (only its `size` bytes: the trailer after it is heapy's) that points into another live
 //! object, interior pointers included, is an edge. Roots are the writable segments of loaded
 //! modules, each registered thread's stack and static thread-local blocks, and the calling
-//! thread's registers (see `roots`). Memory is read with `process_vm_readv` on the own
-//! process, never by dereferencing, because other threads may be writing or freeing it.
+//! thread's registers (see `roots`). Memory is read through the kernel (`process_vm_readv`
+//! on the own process, or `/proc/self/mem` where that is denied: `sys::read_words`), never by
+//! dereferencing, because other threads may be writing or freeing it. When the process may
+//! not read its own memory, every graph call fails with `Error::MemoryUnreadable` (the
+//! `try_` forms return it, the others panic with it) rather than build a graph from what it
+//! could not read, where every object would look unreachable.
 //!
 //! Every public entry point captures the caller's registers and stack pointer in its own frame
 //! (`Here::capture`) and hands over to a worker that is never inlined, so the scan's own
@@ -33,6 +37,8 @@ pub use paths::{PathRow, Paths};
 
 use crate::census::registry;
 use crate::heap::{Heap, Meta, Obj};
+use crate::sys;
+use crate::{Error, Result};
 use roots::Here;
 use scan::Graph;
 
@@ -58,12 +64,31 @@ pub(crate) fn live_by_address() -> Vec<Obj> {
 }
 
 /// The graph of every live object now; `read(o)` says which objects' memory to scan (the
-/// others are targets only; objects that appear during the scan are always read). Call with the reentrancy flag held.
-pub(crate) fn process_graph(here: &Here, read: impl Fn(&Obj) -> bool) -> Graph {
+/// others are targets only; objects that appear during the scan are always read); or
+/// [`Error::MemoryUnreadable`]. Call with the reentrancy flag held.
+pub(crate) fn process_graph(here: &Here, read: impl Fn(&Obj) -> bool) -> Result<Graph> {
     let regions = roots::collect(here);
     let nodes = live_by_address();
     let scan: Vec<bool> = nodes.iter().map(&read).collect();
-    Graph::build_live(nodes, |i| scan[i], regions, live_by_address)
+    Graph::build_live(nodes, |i| scan[i], regions, live_by_address).map_err(unreadable)
+}
+
+/// The error of a scan that could not read memory.
+pub(crate) fn unreadable(d: sys::ReadDenied) -> Error {
+    Error::MemoryUnreadable {
+        vm_readv: d.vm_readv.to_io_error(),
+        proc_mem: d.proc_mem.to_io_error(),
+    }
+}
+
+/// The value of a graph call, or a panic with its error: the plain forms of the `try_`
+/// calls (as [`Heap::row`] is of [`Heap::try_row`]).
+#[track_caller]
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Kind names for the contexts of `objs` (resolved the way snapshots resolve them).

@@ -6,10 +6,10 @@ use std::fmt;
 
 use super::roots::{Here, RootKind};
 use super::scan::Graph;
-use super::{members, names_for, process_graph};
+use super::{members, names_for, or_panic, process_graph};
 use crate::census::{guard, threads};
 use crate::heap::{Heap, PAGE};
-use crate::{stack, sys};
+use crate::{stack, sys, Result};
 
 /// Shortest paths from roots to the objects of a set, from [`Heap::sp`]: one line per
 /// object, shortest first, such as
@@ -252,6 +252,12 @@ impl Heap {
     /// by symbol, stack roots by thread (and by function on the calling thread, when frame
     /// pointers allow). An object no root reaches prints as `<unreachable> ...`.
     ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_sp`]
+    /// returns that error instead.
+    ///
     /// ```
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
@@ -268,7 +274,27 @@ impl Heap {
     /// assert!(line.ends_with("-> Held +0x0 -> Held"), "{p}");
     /// ```
     #[doc(alias("shortest_paths", "paths", "path_from_root"))]
+    #[track_caller]
     pub fn sp(&self) -> Paths {
+        let here = Here::capture();
+        or_panic(shortest_paths(self, &here))
+    }
+
+    /// The shortest path from a root to each object of the set, as [`Heap::sp`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// static HELD: std::sync::Mutex<Vec<Box<u64>>> = std::sync::Mutex::new(Vec::new());
+    /// heapy::with_kind("Held", || HELD.lock().unwrap().push(Box::new(7)));
+    /// let h = heapy::hpy().heap().filter(|o| o.kind() == "Held" && o.size() == 8);
+    /// let p = h.try_sp().unwrap();
+    /// assert!(p.get(0).unwrap().text().starts_with("static "), "{p}");
+    /// ```
+    pub fn try_sp(&self) -> Result<Paths> {
         let here = Here::capture();
         shortest_paths(self, &here)
     }
@@ -282,9 +308,9 @@ enum Step {
 }
 
 #[inline(never)]
-fn shortest_paths(h: &Heap, here: &Here) -> Paths {
+fn shortest_paths(h: &Heap, here: &Here) -> Result<Paths> {
     guard::internal(|| {
-        let g = process_graph(here, |_| true);
+        let g = process_graph(here, |_| true)?;
         let want = members(&g, h);
         let mut names = RootNames::new(&g, here);
         let mut step = vec![Step::None; g.len()];
@@ -368,11 +394,11 @@ fn shortest_paths(h: &Heap, here: &Here) -> Paths {
         }
         // Objects of the set freed since the snapshot have no path at all.
         lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.text.cmp(&b.1.text)));
-        Paths {
+        Ok(Paths {
             lines: lines.into_iter().map(|(_, l)| l).collect(),
             start: 0,
             all: false,
-        }
+        })
     })
 }
 
@@ -405,7 +431,7 @@ impl RootNames {
             let floor = lo.min(here.sp).saturating_sub(1 << 16);
             let read = |fp| {
                 let mut pair = [0usize; 2];
-                (sys::read_words(fp, &mut pair) == 2).then_some(pair)
+                (sys::read_words(fp, &mut pair) == Ok(2)).then_some(pair)
             };
             stack::walk_frames(here.frame_pointer(), floor, hi, read, |fp, ret| {
                 frames.push((fp, ret));

@@ -74,6 +74,9 @@ struct Builder {
     stamp: Vec<u32>,
     /// `BUF_BYTES` of words that the reads fill.
     buf: Vec<usize>,
+    /// Why memory could not be read, once a read found that no way of reading works: the
+    /// graph is then not built (every object not read would look unreachable).
+    denied: Option<sys::ReadDenied>,
 }
 
 impl Builder {
@@ -92,6 +95,22 @@ impl Builder {
             misses: Vec::new(),
             stamp: Vec::new(),
             buf: vec![0usize; BUF_BYTES / WORD],
+            denied: None,
+        }
+    }
+
+    /// Reads `n` words at `addr` into the start of `buf`: how many leading words were read
+    /// (fewer where memory is not mapped). After a denied read, reads nothing more.
+    fn read(&mut self, addr: usize, n: usize) -> usize {
+        if self.denied.is_some() {
+            return 0;
+        }
+        match sys::read_words(addr, &mut self.buf[..n]) {
+            Ok(got) => got,
+            Err(d) => {
+                self.denied = Some(d);
+                0
+            }
         }
     }
 
@@ -163,7 +182,7 @@ impl Builder {
             }
             // The whole words of the run: every word an object holds lies below `end`.
             let n = (end - base) / WORD;
-            if n <= self.buf.len() && sys::read_words(base, &mut self.buf[..n]) == n {
+            if n <= self.buf.len() && self.read(base, n) == n {
                 let words = std::mem::take(&mut self.buf);
                 for k in i..=j {
                     let o = self.g.nodes[k];
@@ -190,7 +209,7 @@ impl Builder {
         let end = o.addr + o.size;
         while a + WORD <= end {
             let n = ((end - a) / WORD).min(self.buf.len());
-            let got = sys::read_words(a, &mut self.buf[..n]);
+            let got = self.read(a, n);
             let words = std::mem::take(&mut self.buf);
             for (x, &w) in words[..got].iter().enumerate() {
                 self.word(k as u32, k as u32, a + x * WORD - o.addr, w, 0);
@@ -220,7 +239,7 @@ impl Builder {
             let mut a = (start + WORD - 1) & !(WORD - 1);
             while a + WORD <= end {
                 let n = ((end - a) / WORD).min(chunk);
-                let got = sys::read_words(a, &mut self.buf[..n]);
+                let got = self.read(a, n);
                 let words = std::mem::take(&mut self.buf);
                 for (x, &w) in words[..got].iter().enumerate() {
                     self.word(ROOT, tag, a + x * WORD, w, r as u32);
@@ -295,8 +314,14 @@ impl Builder {
         }
     }
 
-    /// Sorts the edges into compressed rows.
-    fn finish(mut self) -> Graph {
+    /// Sorts the edges into compressed rows; or why memory could not be read, if a read
+    /// was denied or reading no longer works now that the scan is over (a read denied in a
+    /// way that looks like unmapped memory).
+    fn finish(mut self) -> Result<Graph, sys::ReadDenied> {
+        if let Some(d) = self.denied {
+            return Err(d);
+        }
+        sys::check_readable()?;
         let n = self.g.nodes.len();
         let mut first = vec![0usize; n + 1];
         for &(s, _, _) in &self.edges {
@@ -317,18 +342,20 @@ impl Builder {
         self.g.first = first;
         self.g.to = to;
         self.g.at = at;
-        self.g
+        Ok(self.g)
     }
 }
 
 impl Graph {
     /// Scans the fixed set `nodes` (sorted by address, not overlapping): reads every node
-    /// for which `read(i)` is true and every root region. Call with the reentrancy flag held.
+    /// for which `read(i)` is true and every root region; or why memory cannot be read.
+    /// Call with the reentrancy flag held.
     pub(crate) fn build(
         nodes: Vec<Obj>,
         read: impl Fn(usize) -> bool,
         regions: Vec<Region>,
-    ) -> Graph {
+    ) -> Result<Graph, sys::ReadDenied> {
+        sys::check_readable()?;
         let mut b = Builder::new(regions);
         let range = b.add_generation(nodes);
         b.scan_nodes(range, &read);
@@ -337,13 +364,15 @@ impl Graph {
     }
 
     /// Scans the live process: the snapshot `nodes`, then the roots, catching up with
-    /// objects allocated meanwhile (`live()` reads the registry again) after each step.
+    /// objects allocated meanwhile (`live()` reads the registry again) after each step; or
+    /// why memory cannot be read.
     pub(crate) fn build_live(
         nodes: Vec<Obj>,
         read: impl Fn(usize) -> bool,
         regions: Vec<Region>,
         live: impl Fn() -> Vec<Obj>,
-    ) -> Graph {
+    ) -> Result<Graph, sys::ReadDenied> {
+        sys::check_readable()?;
         let mut b = Builder::new(regions);
         let range = b.add_generation(nodes);
         b.scan_nodes(range, &read);

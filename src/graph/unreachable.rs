@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
-use super::process_graph;
 use super::roots::Here;
+use super::{or_panic, process_graph};
 use crate::census::guard;
 use crate::heap::{Heap, Hpy, Obj};
+use crate::Result;
 
 impl Hpy {
     /// The live objects that no root reaches (guppy's `heapu`, "unreachable"): leaked
@@ -19,6 +20,12 @@ impl Hpy {
     /// threads keep running meanwhile; an object that looks unreachable is reported only if
     /// a second, fresh scan agrees (an object whose only pointer was moving between places
     /// during the first scan is not a leak).
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (a seccomp filter denies it: see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Hpy::try_heapu`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -33,36 +40,57 @@ impl Hpy {
     /// # drop(unsafe { Box::from_raw((tag ^ 0x5555) as *mut [u8; 40]) });
     /// ```
     #[doc(alias("unreachable", "leaks", "leaked"))]
+    #[track_caller]
     pub fn heapu(&self) -> Heap {
+        let here = Here::capture();
+        or_panic(heapu(&here))
+    }
+
+    /// The unreachable objects, as [`Hpy::heapu`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory, so that no reachable object is ever reported as a leak.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let leaked = heapy::with_kind("Leaked", || Box::into_raw(Box::new([7u8; 40])));
+    /// let tag = leaked as usize ^ 0x5555;
+    /// let u = heapy::hpy().try_heapu().expect("memory is readable here");
+    /// assert_eq!(u.filter(|o| o.kind() == "Leaked").size(), 40);
+    /// # // SAFETY: the address is the box leaked above, restored from `tag`; freed once.
+    /// # drop(unsafe { Box::from_raw((tag ^ 0x5555) as *mut [u8; 40]) });
+    /// ```
+    pub fn try_heapu(&self) -> Result<Heap> {
         let here = Here::capture();
         heapu(&here)
     }
 }
 
 /// The unreachable objects now, by address.
-fn unreachable_now(here: &Here) -> Vec<Obj> {
-    let g = process_graph(here, |_| true);
+fn unreachable_now(here: &Here) -> Result<Vec<Obj>> {
+    let g = process_graph(here, |_| true)?;
     let reached = g.reached();
-    g.nodes
+    Ok(g.nodes
         .iter()
         .zip(&reached)
         .filter(|(_, &r)| !r)
         .map(|(o, _)| *o)
-        .collect()
+        .collect())
 }
 
 #[inline(never)]
-pub(crate) fn heapu(here: &Here) -> Heap {
+pub(crate) fn heapu(here: &Here) -> Result<Heap> {
     guard::internal(|| {
-        let first = unreachable_now(here);
+        let first = unreachable_now(here)?;
         if first.is_empty() {
-            return Heap::resolve(first);
+            return Ok(Heap::resolve(first));
         }
         let seen: HashSet<(usize, u64)> = first.iter().map(|o| (o.addr, o.serial)).collect();
-        let both: Vec<Obj> = unreachable_now(here)
+        let both: Vec<Obj> = unreachable_now(here)?
             .into_iter()
             .filter(|o| seen.contains(&(o.addr, o.serial)))
             .collect();
-        Heap::resolve(both)
+        Ok(Heap::resolve(both))
     })
 }

@@ -6,14 +6,21 @@ use std::collections::HashMap;
 use super::paths::RootNames;
 use super::roots::Here;
 use super::scan::Graph;
-use super::{members, names_for, process_graph};
+use super::{members, names_for, or_panic, process_graph};
 use crate::census::guard;
 use crate::heap::{Heap, Obj, Outside};
+use crate::Result;
 
 impl Heap {
     /// The live objects that objects of this set point to (guppy's `referents`), found by a
     /// conservative scan of the set's memory. Objects freed since the snapshot refer to
     /// nothing.
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_referents`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -28,7 +35,27 @@ impl Heap {
     /// # drop(outer);
     /// ```
     #[doc(alias("children", "outgoing"))]
+    #[track_caller]
     pub fn referents(&self) -> Heap {
+        let here = Here::capture();
+        or_panic(referents(self, &here))
+    }
+
+    /// The live objects that objects of this set point to, as [`Heap::referents`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let inner = heapy::with_kind("Inner", || Box::new(5u64));
+    /// let outer = heapy::with_kind("Outer", || Box::new(inner));
+    /// let h = heapy::hpy().heap().filter(|o| o.kind() == "Outer");
+    /// assert_eq!(h.try_referents().unwrap().theone().unwrap().kind(), "Inner");
+    /// # drop(outer);
+    /// ```
+    pub fn try_referents(&self) -> Result<Heap> {
         let here = Here::capture();
         referents(self, &here)
     }
@@ -36,6 +63,12 @@ impl Heap {
     /// The live objects that point into objects of this set (guppy's `referrers`). Roots
     /// (statics, stacks, thread-locals, registers) are not objects: see [`Heap::byrcs`] for
     /// whether a root refers to an object, and [`Heap::sp`] for which one.
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_referrers`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -50,7 +83,27 @@ impl Heap {
     /// # drop(outer);
     /// ```
     #[doc(alias("parents", "incoming", "referred_by"))]
+    #[track_caller]
     pub fn referrers(&self) -> Heap {
+        let here = Here::capture();
+        or_panic(referrers(self, &here))
+    }
+
+    /// The live objects that point into objects of this set, as [`Heap::referrers`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let inner = heapy::with_kind("Inner", || Box::new(5u64));
+    /// let outer = heapy::with_kind("Outer", || Box::new(inner));
+    /// let h = heapy::hpy().heap().filter(|o| o.kind() == "Inner");
+    /// assert_eq!(h.try_referrers().unwrap().theone().unwrap().kind(), "Outer");
+    /// # drop(outer);
+    /// ```
+    pub fn try_referrers(&self) -> Result<Heap> {
         let here = Here::capture();
         referrers(self, &here)
     }
@@ -60,6 +113,12 @@ impl Heap {
     /// reference from a static, a stack, a thread-local or a register, and `<Nothing>` for
     /// objects nothing refers to (unreachable, or referred to from memory heapy does not
     /// scan). Objects freed since the snapshot are labelled `<freed>`.
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_byrcs`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -74,7 +133,26 @@ impl Heap {
     /// # drop(names);
     /// ```
     #[doc(alias("by_referrers", "referrers_by_kind", "group_by"))]
+    #[track_caller]
     pub fn byrcs(&self) -> Heap {
+        let here = Here::capture();
+        or_panic(byrcs(self, &here))
+    }
+
+    /// The same set grouped by the kinds of its referrers, as [`Heap::byrcs`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let names: Vec<String> = heapy::with_kind("Names", || vec!["ada".into(), "bob".into()]);
+    /// let h = heapy::hpy().heap().filter(|o| o.kind() == "Names");
+    /// assert!(h.try_byrcs().unwrap().to_string().contains(" <root>\n"));
+    /// # drop(names);
+    /// ```
+    pub fn try_byrcs(&self) -> Result<Heap> {
         let here = Here::capture();
         byrcs(self, &here)
     }
@@ -82,6 +160,12 @@ impl Heap {
     /// The same set, grouped by where the references to each object sit (guppy's `byvia`):
     /// the byte offset inside the referring object, such as `+0x10`, or the root's name
     /// (`static demo::CACHE`, `stack of thread main`).
+    ///
+    /// # Panics
+    ///
+    /// When this process may not read its own memory (see
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable)); [`Heap::try_byvia`]
+    /// returns that error instead.
     ///
     /// ```
     /// #[global_allocator]
@@ -95,19 +179,38 @@ impl Heap {
     /// # drop(pair);
     /// ```
     #[doc(alias("by_via", "referred_via", "by_field"))]
+    #[track_caller]
     pub fn byvia(&self) -> Heap {
+        let here = Here::capture();
+        or_panic(byvia(self, &here))
+    }
+
+    /// The same set grouped by where its references sit, as [`Heap::byvia`]; or
+    /// [`Error::MemoryUnreadable`](crate::Error::MemoryUnreadable) when this process may not
+    /// read its own memory.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new();
+    ///
+    /// let pair = heapy::with_kind("Pair", || Box::new((Box::new(1u64), Box::new(2u64))));
+    /// let inner = heapy::hpy().heap().filter(|o| o.kind() == "Pair" && o.size() == 8);
+    /// assert!(inner.try_byvia().unwrap().to_string().contains(" +0x8\n"));
+    /// # drop(pair);
+    /// ```
+    pub fn try_byvia(&self) -> Result<Heap> {
         let here = Here::capture();
         byvia(self, &here)
     }
 }
 
 #[inline(never)]
-fn referents(h: &Heap, here: &Here) -> Heap {
+fn referents(h: &Heap, here: &Here) -> Result<Heap> {
     guard::internal(|| {
         let mine: Vec<Obj> = h.objs().to_vec();
         let keys: std::collections::HashSet<(usize, u64)> =
             mine.iter().map(|o| (o.addr, o.serial)).collect();
-        let g = process_graph(here, |o| keys.contains(&(o.addr, o.serial)));
+        let g = process_graph(here, |o| keys.contains(&(o.addr, o.serial)))?;
         let m = members(&g, h);
         let mut out = vec![false; g.len()];
         for (i, &is) in m.iter().enumerate() {
@@ -117,19 +220,19 @@ fn referents(h: &Heap, here: &Here) -> Heap {
                 }
             }
         }
-        pick(&g, &out)
+        Ok(pick(&g, &out))
     })
 }
 
 #[inline(never)]
-fn referrers(h: &Heap, here: &Here) -> Heap {
+fn referrers(h: &Heap, here: &Here) -> Result<Heap> {
     guard::internal(|| {
-        let g = process_graph(here, |_| true);
+        let g = process_graph(here, |_| true)?;
         let m = members(&g, h);
         let out: Vec<bool> = (0..g.len())
             .map(|i| g.edges(i).any(|(t, _)| m[t as usize]))
             .collect();
-        pick(&g, &out)
+        Ok(pick(&g, &out))
     })
 }
 
@@ -259,9 +362,9 @@ fn by_references<K: std::hash::Hash + Eq>(
 }
 
 #[inline(never)]
-fn byrcs(h: &Heap, here: &Here) -> Heap {
+fn byrcs(h: &Heap, here: &Here) -> Result<Heap> {
     guard::internal(|| {
-        let g = process_graph(here, |_| true);
+        let g = process_graph(here, |_| true)?;
         let meta = names_for(&g.nodes);
         let key = |r: Ref| match r {
             Ref::Heap(i, _) => Some(g.nodes[i as usize].ctx),
@@ -271,14 +374,14 @@ fn byrcs(h: &Heap, here: &Here) -> Heap {
             Ref::Heap(i, _) => meta.kind(g.nodes[i as usize].ctx).to_string(),
             Ref::Root(_) => "<root>".to_string(),
         };
-        by_references(h, &RCS, &g, key, name)
+        Ok(by_references(h, &RCS, &g, key, name))
     })
 }
 
 #[inline(never)]
-fn byvia(h: &Heap, here: &Here) -> Heap {
+fn byvia(h: &Heap, here: &Here) -> Result<Heap> {
     guard::internal(|| {
-        let g = process_graph(here, |_| true);
+        let g = process_graph(here, |_| true)?;
         let mut names = RootNames::new(&g, here);
         let key = |r: Ref| match r {
             Ref::Heap(_, off) => (false, off),
@@ -288,6 +391,6 @@ fn byvia(h: &Heap, here: &Here) -> Heap {
             Ref::Heap(_, off) => format!("+{off:#x}"),
             Ref::Root(k) => names.root(&g, k),
         };
-        by_references(h, &VIA, &g, key, name)
+        Ok(by_references(h, &VIA, &g, key, name))
     })
 }

@@ -34,7 +34,7 @@ mod segments;
 mod thread;
 mod workers;
 
-pub(crate) use memread::read_words;
+pub(crate) use memread::{check_readable, read_words, ReadDenied};
 pub(crate) use pages::{map_zeroed, unmap};
 pub(crate) use regs::{
     frame_pointer, spill_registers, stack_pointer, thread_alive, thread_pointer, FP_SLOT, REGS,
