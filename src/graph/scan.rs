@@ -466,3 +466,36 @@ impl Graph {
         (first, from, at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj<T>(b: &T) -> Obj {
+        Obj {
+            addr: b as *const T as usize,
+            size: core::mem::size_of::<T>(),
+            serial: 1,
+            thread: 1,
+            ctx: 0,
+        }
+    }
+
+    /// A read denied in the middle of a scan (after the check at its start passed) fails
+    /// the scan: the objects it could not read would look unreachable.
+    #[test]
+    fn a_read_denied_mid_scan_fails_the_scan() {
+        let b = Box::new([0usize; 4]);
+        let a = Box::new([&*b as *const [usize; 4] as usize, 0, 0, 0]);
+        let mut nodes = vec![obj(&*a), obj(&*b)];
+        nodes.sort_unstable_by_key(|o| o.addr);
+        let g = Graph::build(nodes.clone(), |_| true, Vec::new()).unwrap();
+        assert_eq!(g.to.len(), 1);
+        sys::READS_LEFT.with(|n| n.set(0));
+        let denied = Graph::build(nodes, |_| true, Vec::new());
+        sys::READS_LEFT.with(|n| n.set(usize::MAX));
+        let d = denied.err().expect("the scan fails");
+        assert_eq!(d.vm_readv, sys::ReadFailure::Call(libc::EPERM));
+        drop((a, b));
+    }
+}

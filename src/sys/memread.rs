@@ -78,6 +78,13 @@ static VM: AtomicI32 = AtomicI32::new(VM_UNTRIED);
 /// with it.
 static MEM: AtomicU64 = AtomicU64::new(0);
 
+#[cfg(test)]
+thread_local! {
+    /// For tests: how many more reads on this thread succeed before each is denied (both
+    /// ways failing with EPERM), as when a filter is installed in the middle of a scan.
+    pub(crate) static READS_LEFT: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
+}
+
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -159,6 +166,13 @@ fn as_bytes(buf: &mut [usize]) -> &mut [u8] {
 fn read(addr: usize, buf: &mut [u8]) -> Result<usize, ReadDenied> {
     if buf.is_empty() {
         return Ok(0);
+    }
+    #[cfg(test)]
+    if READS_LEFT.with(|n| n.replace(n.get().saturating_sub(1)) == 0) {
+        return Err(ReadDenied {
+            vm_readv: Failure::Call(libc::EPERM),
+            proc_mem: Failure::Call(libc::EPERM),
+        });
     }
     let mut vm = VM.load(Ordering::Relaxed);
     if vm == VM_UNTRIED || vm == VM_WORKS {

@@ -35,6 +35,8 @@ mod thread;
 mod workers;
 
 pub(crate) use memread::{check_readable, read_words, ReadDenied};
+#[cfg(test)]
+pub(crate) use memread::{Failure as ReadFailure, READS_LEFT};
 pub(crate) use pages::{map_zeroed, unmap};
 pub(crate) use regs::{
     frame_pointer, spill_registers, stack_pointer, thread_alive, thread_pointer, FP_SLOT, REGS,
