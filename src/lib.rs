@@ -137,7 +137,9 @@ pub mod mprof {
 /// * `thread`: count only the calling thread's allocations minus its frees since the
 ///   function was entered, whatever other threads do (the right mode for tests, which cargo
 ///   runs in parallel). Without it, the figures are the process's live heap
-///   (`hpy().stats().live_bytes`), which other threads change too.
+///   (`hpy().stats().live_bytes`), which other threads change too. Not on an `async fn`:
+///   its future may resume on another thread, whose counts are not the function's, so the
+///   attribute refuses it at compile time (see below); profile it without `thread`.
 ///
 /// While a [`Recorder`] runs, each call also adds a FUNC bracket to its timeline. The
 /// function's locals are dropped after the last row is read (as in memory_profiler); an
@@ -164,6 +166,21 @@ pub mod mprof {
 /// assert_eq!(push.occurrences(), 3);
 /// assert_eq!(push.increment_bytes(), Some(4 * 8)); // the first push allocates room for 4
 /// print!("{p}");
+/// ```
+///
+/// `thread` on an `async fn` does not compile, with the error "#[heapy::profile(thread)]
+/// cannot profile an async fn: its future may resume on another thread, and the figures would
+/// then count that thread's allocations, not this function's; drop `thread` (the figures are
+/// then the process's live heap)", pointing at `async`:
+///
+/// ```compile_fail
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// #[heapy::profile(thread)]
+/// async fn load() -> usize {
+///     vec![0u8; 10].len()
+/// }
+/// # fn main() {}
 /// ```
 #[cfg(feature = "macros")]
 pub use heapy_macros::profile;

@@ -163,6 +163,17 @@ pub(crate) fn expand(
             "#[heapy::profile] cannot profile a const fn",
         ));
     }
+    if opts.thread {
+        if let Some(a) = f.sig.asyncness {
+            return Err(syn::Error::new(
+                a.span(),
+                "#[heapy::profile(thread)] cannot profile an async fn: its future may resume \
+                 on another thread, and the figures would then count that thread's \
+                 allocations, not this function's; drop `thread` (the figures are then the \
+                 process's live heap)",
+            ));
+        }
+    }
     let attr_line = call_site.start().line;
     let fn_line = line_of(&f.sig.fn_token);
     let last_line = f.block.brace_token.span.close().start().line;
@@ -218,4 +229,34 @@ pub(crate) fn expand(
     };
     *f.block = syn::parse2(quote!({ #body }))?;
     Ok(quote!(#f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error `#[heapy::profile(opts)]` gives on `item`, if any.
+    fn error_of(opts: &str, item: &str) -> Option<String> {
+        let opts = crate::args::parse(opts.parse().unwrap()).unwrap();
+        expand(opts, String::new(), Span::call_site(), item.parse().unwrap())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn thread_mode_refuses_an_async_fn() {
+        let e = error_of("thread", "async fn load() -> usize { vec![0u8; 10].len() }");
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                "#[heapy::profile(thread)] cannot profile an async fn: its future may resume \
+                 on another thread, and the figures would then count that thread's \
+                 allocations, not this function's; drop `thread` (the figures are then the \
+                 process's live heap)"
+            )
+        );
+        // Without `thread`, the figures are the process's, wherever the future runs.
+        assert_eq!(error_of("", "async fn load() -> usize { vec![0u8; 10].len() }"), None);
+        assert_eq!(error_of("thread", "fn load() -> usize { vec![0u8; 10].len() }"), None);
+    }
 }
