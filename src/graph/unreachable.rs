@@ -31,9 +31,14 @@ impl Hpy {
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
-    /// let leaked = heapy::with_kind("Leaked", || Box::into_raw(Box::new([7u8; 40])));
-    /// // Forget the address: only a conservative scan could still find it on the stack.
-    /// let tag = leaked as usize ^ 0x5555;
+    /// // Leaked on a thread that then exits, which forgets the address: no stale copy of it
+    /// // stays in this thread's frames, where a conservative scan would still find it.
+    /// let tag = std::thread::spawn(|| {
+    ///     let leaked = heapy::with_kind("Leaked", || Box::into_raw(Box::new([7u8; 40])));
+    ///     leaked as usize ^ 0x5555
+    /// })
+    /// .join()
+    /// .unwrap();
     /// let u = heapy::hpy().heapu().filter(|o| o.kind() == "Leaked");
     /// assert_eq!((u.count(), u.size()), (1, 40));
     /// # // SAFETY: the address is the box leaked above, restored from `tag`; freed once.
@@ -54,8 +59,12 @@ impl Hpy {
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
     ///
-    /// let leaked = heapy::with_kind("Leaked", || Box::into_raw(Box::new([7u8; 40])));
-    /// let tag = leaked as usize ^ 0x5555;
+    /// let tag = std::thread::spawn(|| {
+    ///     let leaked = heapy::with_kind("Leaked", || Box::into_raw(Box::new([7u8; 40])));
+    ///     leaked as usize ^ 0x5555
+    /// })
+    /// .join()
+    /// .unwrap();
     /// let u = heapy::hpy().try_heapu().expect("memory is readable here");
     /// assert_eq!(u.filter(|o| o.kind() == "Leaked").size(), 40);
     /// # // SAFETY: the address is the box leaked above, restored from `tag`; freed once.
