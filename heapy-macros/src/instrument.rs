@@ -238,9 +238,14 @@ mod tests {
     /// The error `#[heapy::profile(opts)]` gives on `item`, if any.
     fn error_of(opts: &str, item: &str) -> Option<String> {
         let opts = crate::args::parse(opts.parse().unwrap()).unwrap();
-        expand(opts, String::new(), Span::call_site(), item.parse().unwrap())
-            .err()
-            .map(|e| e.to_string())
+        expand(
+            opts,
+            String::new(),
+            Span::call_site(),
+            item.parse().unwrap(),
+        )
+        .err()
+        .map(|e| e.to_string())
     }
 
     #[test]
@@ -256,7 +261,13 @@ mod tests {
             )
         );
         // Without `thread`, the figures are the process's, wherever the future runs.
-        assert_eq!(error_of("", "async fn load() -> usize { vec![0u8; 10].len() }"), None);
-        assert_eq!(error_of("thread", "fn load() -> usize { vec![0u8; 10].len() }"), None);
+        assert_eq!(
+            error_of("", "async fn load() -> usize { vec![0u8; 10].len() }"),
+            None
+        );
+        assert_eq!(
+            error_of("thread", "fn load() -> usize { vec![0u8; 10].len() }"),
+            None
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! The targets heapy supports are named here, once: 64-bit Linux on x86_64 and aarch64.
 //! Elsewhere the build stops with a message instead of compiling branches that do nothing.
 
-// What this layer assumes: Linux's calls (`process_vm_readv`, `gettid`, `tgkill`, glibc's or
+// What this layer assumes: Linux's calls (`process_vm_readv` or `/proc/self/mem`, `gettid`, `tgkill`, glibc's or
 // musl's `pthread_getattr_np`, `/proc/self/statm`, `.init_array`), 64-bit ELF program
 // headers and 48-bit user addresses (the registry packs them), and the registers, thread
 // pointer and frame layout of x86_64 and aarch64.
