@@ -30,9 +30,9 @@ thread_local! {
 /// allocate, and a contended shard lock may allocate its parking table).
 ///
 /// Unlike the stack layer's caches, this table is data (a name is known only here), so a
-/// child of `fork()` must keep it: making it fork-safe means holding every shard's lock
-/// across the fork (prepare, parent and child handlers; dashmap's `raw-api` feature exposes
-/// the shards), not replacing it.
+/// child of `fork()` must keep it whole, its shard locks free: every use of it (and its
+/// construction) is a fork-safe section (`sys::fork`), so no thread holds a shard lock when
+/// a `fork()` happens.
 struct Table {
     ids: DashMap<Box<str>, u32>,
     names: DashMap<u32, &'static str>,
@@ -45,11 +45,13 @@ static TABLE: OnceLock<Table> = OnceLock::new();
 
 fn with_table<R>(f: impl FnOnce(&Table) -> R) -> R {
     guard::internal(|| {
-        f(TABLE.get_or_init(|| Table {
-            ids: DashMap::new(),
-            names: DashMap::new(),
-            next: AtomicU32::new(1),
-        }))
+        crate::sys::fork::section(|| {
+            f(TABLE.get_or_init(|| Table {
+                ids: DashMap::new(),
+                names: DashMap::new(),
+                next: AtomicU32::new(1),
+            }))
+        })
     })
 }
 

@@ -20,9 +20,13 @@ const FONT: &str = "sans-serif";
 /// font metrics, for SVG too; no system font is used, so PNGs render anywhere).
 fn fonts() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
-        let _ = register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    // A fork-safe section (`sys::fork`): a child of `fork()` never finds the registration
+    // half done by a thread of its parent.
+    crate::sys::fork::section(|| {
+        ONCE.call_once(|| {
+            let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+            let _ = register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+        })
     });
 }
 

@@ -448,11 +448,14 @@ impl RootNames {
     /// The name of the symbol containing data address `a`.
     fn name_at(a: usize) -> Option<String> {
         let mut found = None;
-        // backtrace looks up `addr - 1` (it expects return addresses), hence the `+ 1`.
-        backtrace::resolve((a + 1) as *mut core::ffi::c_void, |s| {
-            if found.is_none() {
-                found = s.name().map(|n| format!("{n:#}"));
-            }
+        // backtrace looks up `addr - 1` (it expects return addresses), hence the `+ 1`. A
+        // fork-safe section: its global lock is never held across a `fork()`.
+        sys::fork::section(|| {
+            backtrace::resolve((a + 1) as *mut core::ffi::c_void, |s| {
+                if found.is_none() {
+                    found = s.name().map(|n| format!("{n:#}"));
+                }
+            })
         });
         found
     }
@@ -499,10 +502,13 @@ impl RootNames {
         }
         let ret = self.frames[k - 1].1;
         let mut name = None;
-        backtrace::resolve(ret as *mut core::ffi::c_void, |s| {
-            if let Some(n) = s.name() {
-                name = Some(format!("{n:#}"));
-            }
+        // A fork-safe section, as in `name_at`.
+        sys::fork::section(|| {
+            backtrace::resolve(ret as *mut core::ffi::c_void, |s| {
+                if let Some(n) = s.name() {
+                    name = Some(format!("{n:#}"));
+                }
+            })
         });
         name
     }

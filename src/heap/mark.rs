@@ -47,6 +47,14 @@ struct Shared {
     thread: u16,
 }
 
+impl Shared {
+    /// Runs `f` on the entered threads, locked, as a fork-safe section (`sys::fork`): the
+    /// lock is never held across a `fork()`, so a child can use a mark it inherited.
+    fn with_entered<R>(&self, f: impl FnOnce(&mut Vec<Span>) -> R) -> R {
+        crate::sys::fork::section(|| f(&mut self.entered.lock().unwrap_or_else(|e| e.into_inner())))
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         // The slots of the marking thread and of every thread that entered the mark were
@@ -110,12 +118,7 @@ impl Mark {
 
     fn spans(&self) -> Vec<Span> {
         guard::internal(|| {
-            let mut spans = self
-                .shared
-                .entered
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
+            let mut spans = self.shared.with_entered(|e| e.clone());
             spans.push(Span {
                 thread: self.thread,
                 from: self.serial,
@@ -211,17 +214,14 @@ impl Mark {
         let index = guard::internal(|| {
             // Held until the mark drops (see `Shared`'s `Drop`).
             threads::pin(thread);
-            let mut e = self
-                .shared
-                .entered
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            e.push(Span {
-                thread,
-                from,
-                until: None,
-            });
-            e.len() - 1
+            self.shared.with_entered(|e| {
+                e.push(Span {
+                    thread,
+                    from,
+                    until: None,
+                });
+                e.len() - 1
+            })
         });
         MarkGuard {
             shared: self.shared.clone(),
@@ -264,13 +264,10 @@ pub struct MarkGuard {
 impl Drop for MarkGuard {
     fn drop(&mut self) {
         let until = record::thread_watermark();
-        let mut e = self
-            .shared
-            .entered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = e.get_mut(self.index) {
-            s.until = Some(until);
-        }
+        self.shared.with_entered(|e| {
+            if let Some(s) = e.get_mut(self.index) {
+                s.until = Some(until);
+            }
+        });
     }
 }

@@ -151,12 +151,20 @@ impl Heap {
     }
 
     fn partition(&self) -> &Partition {
-        self.part.get_or_init(|| match self.by {
+        if let Some(p) = self.part.get() {
+            return p;
+        }
+        let p = match self.by {
             View::By(by) => guard::internal(|| Partition::new(&self.objs, &self.meta, by)),
             // A heap under a view from above is made with its partition (`classified`);
             // should one lack it, the view itself computes it again.
             View::Outside(o) => (o.apply)(self).partition().clone(),
-        })
+        };
+        // Computed outside the cell, which is locked only while the result moves in, in a
+        // fork-safe section (`sys::fork`): a child of `fork()` never finds the cell locked
+        // by a computation of its parent's. Two threads that compute it at once both do;
+        // the first result stays (the other is dropped as heapy's own memory).
+        guard::internal(|| crate::sys::fork::section(|| self.part.get_or_init(|| p)))
     }
 
     /// Number of objects.

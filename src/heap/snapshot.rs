@@ -45,13 +45,15 @@ pub struct Hpy {
 /// The process-wide reference point: for each thread index, the first serial it shows.
 static RELHEAP: Mutex<Option<Arc<record::Watermarks>>> = Mutex::new(None);
 
-fn relheap_cell() -> std::sync::MutexGuard<'static, Option<Arc<record::Watermarks>>> {
+/// Runs `f` on the reference point, locked, as a fork-safe section (`sys::fork`): the lock
+/// is never held across a `fork()`.
+fn with_relheap<R>(f: impl FnOnce(&mut Option<Arc<record::Watermarks>>) -> R) -> R {
     // A panic while the lock was held cannot leave the Option half-written.
-    RELHEAP.lock().unwrap_or_else(|e| e.into_inner())
+    crate::sys::fork::section(|| f(&mut RELHEAP.lock().unwrap_or_else(|e| e.into_inner())))
 }
 
 fn relheap() -> Option<Arc<record::Watermarks>> {
-    relheap_cell().clone()
+    with_relheap(|r| r.clone())
 }
 
 /// Copies the live records that pass `keep` out of the registry: a set of objects (each
@@ -177,7 +179,8 @@ impl Hpy {
     #[doc(alias("baseline", "set_baseline", "reference_point"))]
     pub fn setrelheap(&self) {
         let wm = guard::internal(|| Arc::new(record::watermarks()));
-        *relheap_cell() = Some(wm);
+        let old = with_relheap(|r| r.replace(wm));
+        guard::internal(|| drop(old));
     }
 
     /// Removes the reference point of [`Hpy::setrelheap`]: [`Hpy::heap`] shows every live
@@ -195,7 +198,7 @@ impl Hpy {
     /// ```
     #[doc(alias("clear_baseline"))]
     pub fn clear_relheap(&self) {
-        let old = relheap_cell().take();
+        let old = with_relheap(Option::take);
         guard::internal(|| drop(old));
     }
 

@@ -4,11 +4,12 @@
 //! (sharded maps: threads that resolve at once rarely wait for each other), and are never
 //! touched by the allocator path.
 //!
+//! Their shard locks are only taken inside fork-safe sections (`sys::fork`), so a child of
+//! `fork()` finds them free and the maps whole, and keeps what its parent resolved.
+//!
 //! One place starts them afresh: [`forget`]. It does not clear the maps in place, which
 //! would take their locks: it installs new, empty maps and abandons the old ones without
-//! touching them again. That is what a child of `fork()` needs (a parent thread may have held
-//! a shard's lock at the fork, and that lock stays held forever in the child), so a fork
-//! handler can call it as it is.
+//! touching them again (a thread may still be reading them).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;

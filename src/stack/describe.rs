@@ -44,13 +44,18 @@ pub(crate) fn tag(ctx: u32) -> u32 {
 /// Resolves stack context `ctx` as its stack says (its tag, see [`tag`], is the caller's
 /// to apply), once: a stack context never changes, so its description is cached and shared.
 /// Call with the reentrancy flag held: it allocates.
+///
+/// It runs as a fork-safe section (`sys::fork`): the caches' shard locks and the
+/// `backtrace` crate's lock are never held across a `fork()`.
 pub(crate) fn describe(ctx: u32) -> Arc<Description> {
-    let descriptions = &caches().descriptions;
-    if let Some(d) = descriptions.get(&ctx).map(|d| Arc::clone(&d)) {
-        return d;
-    }
-    let d = resolve(ctx);
-    Arc::clone(&descriptions.entry(ctx).or_insert(d))
+    crate::sys::fork::section(|| {
+        let descriptions = &caches().descriptions;
+        if let Some(d) = descriptions.get(&ctx).map(|d| Arc::clone(&d)) {
+            return d;
+        }
+        let d = resolve(ctx);
+        Arc::clone(&descriptions.entry(ctx).or_insert(d))
+    })
 }
 
 /// Undescribed stack contexts from which describing them on helper threads pays (each takes
@@ -68,12 +73,15 @@ const MAX_EXTRA: usize = 3;
 /// are serialized by the `backtrace` crate's global lock; demangling, kind inference and
 /// labels overlap.
 pub(crate) fn describe_all(ctxs: &[u32], parallel: impl FnOnce(usize, &(dyn Fn() + Sync))) {
-    let cached = &caches().descriptions;
-    let todo: Vec<u32> = ctxs
-        .iter()
-        .copied()
-        .filter(|&c| c > super::BASE && !cached.contains_key(&c))
-        .collect();
+    // A fork-safe section for the lookups only: the helpers below open their own (a
+    // section never waits for threads that would wait to open one).
+    let todo: Vec<u32> = crate::sys::fork::section(|| {
+        let cached = &caches().descriptions;
+        ctxs.iter()
+            .copied()
+            .filter(|&c| c > super::BASE && !cached.contains_key(&c))
+            .collect()
+    });
     if todo.len() < PARALLEL_MIN {
         return;
     }

@@ -7,15 +7,19 @@ use super::cache::caches;
 use super::Frame;
 
 /// The frames at return address `addr`, innermost (inlined) first. Call with the reentrancy
-/// flag held: it allocates.
+/// flag held: it allocates. A fork-safe section (`sys::fork`): neither the cache's shard
+/// locks nor the `backtrace` crate's lock is held across a `fork()`.
 pub(crate) fn frames(addr: usize) -> Arc<[Frame]> {
-    let symbols = &caches().symbols;
-    if let Some(f) = symbols.get(&addr).map(|f| Arc::clone(&f)) {
-        return f;
-    }
-    // Resolved with no shard locked: the first resolution reads debug info and takes long.
-    let f = resolve(addr);
-    Arc::clone(&symbols.entry(addr).or_insert(f))
+    crate::sys::fork::section(|| {
+        let symbols = &caches().symbols;
+        if let Some(f) = symbols.get(&addr).map(|f| Arc::clone(&f)) {
+            return f;
+        }
+        // Resolved with no shard locked: the first resolution reads debug info and takes
+        // long.
+        let f = resolve(addr);
+        Arc::clone(&symbols.entry(addr).or_insert(f))
+    })
 }
 
 /// Releases the `backtrace` crate's parsed debug info (its cache of the program's and

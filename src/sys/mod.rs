@@ -1,11 +1,13 @@
 //! Platform facts at the bottom of heapy: thread identity, names and stack bounds, the raw
 //! pages that hold heapy's own bookkeeping, and, for the object graph, sound reads of the
 //! process's memory, its loaded segments and thread-local blocks, and the registers; and
-//! atomic file writes for every file heapy writes, and helper threads for heapy's own work.
+//! atomic file writes for every file heapy writes, helper threads for heapy's own work, and
+//! the gate that keeps heapy's locks free across `fork()`.
 //!
-//! Everything here except `segments::loaded`, `atomic` and `workers::run_parallel` is
-//! callable from inside the global allocator: no function allocates through Rust's global
-//! allocator, panics, or takes a lock.
+//! Everything here except `segments::loaded`, `atomic`, `workers::run_parallel` and
+//! `fork::section` (which waits while a fork is under way) is callable from inside the
+//! global allocator: no function allocates through Rust's global allocator, panics, or
+//! takes a lock.
 //!
 //! The targets heapy supports are named here, once: 64-bit Linux on x86_64 and aarch64.
 //! Elsewhere the build stops with a message instead of compiling branches that do nothing.
@@ -26,6 +28,7 @@ compile_error!(
 );
 
 pub(crate) mod atomic;
+pub(crate) mod fork;
 mod memread;
 mod pages;
 mod regs;
