@@ -13,7 +13,8 @@ use crate::export::mprof;
 use crate::{sys, Error, Result};
 
 /// The file of the running recorder. A std `Mutex` never allocates, and it is taken only
-/// by the sampler thread and when a profiled function returns, never in the allocator.
+/// by the sampler thread, when a recorder starts or stops, when a profiled function
+/// returns and at exit, never in the allocator; always through [`with_sink`].
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 
 struct Sink {
@@ -23,6 +24,9 @@ struct Sink {
     error: Option<std::io::Error>,
     /// MEM is the exact heap (the census is installed) rather than RSS.
     heap: bool,
+    /// The process that opened the file (`sys::fork::generation`). A child of `fork()`
+    /// leaves it alone: the timeline is its parent's.
+    generation: u32,
 }
 
 impl Sink {
@@ -35,8 +39,28 @@ impl Sink {
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Option<Sink>> {
-    SINK.lock().unwrap_or_else(|e| e.into_inner())
+/// Runs `f` on the running recorder's file, locked, as a fork-safe section (`sys::fork`):
+/// the lock is never held across a `fork()`, so a child never waits for it.
+///
+/// In a child of `fork()` the file is the parent's: it is let go first, as the child's own
+/// copy of it, unwritten (the lines its buffer holds are the parent's to write: they are
+/// dropped, not flushed), and `f` finds no recorder. Call inside the reentrancy guard.
+fn with_sink<R>(f: impl FnOnce(&mut Option<Sink>) -> R) -> R {
+    sys::fork::section(|| {
+        // A panic while the lock was held leaves at worst a partial line.
+        let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+        if sink
+            .as_ref()
+            .is_some_and(|s| s.generation != sys::fork::generation())
+        {
+            if let Some(s) = sink.take() {
+                // `into_parts` gives the buffer back without writing it; the file (this
+                // process's descriptor only) is closed as it drops.
+                drop(s.out.into_parts());
+            }
+        }
+        f(&mut sink)
+    })
 }
 
 /// Unix time now, in seconds.
@@ -59,16 +83,17 @@ pub(crate) fn live_bytes() -> u64 {
 /// Writes a FUNC bracket for a profiled call that began at `start` (heap bytes, time), if a
 /// recorder is running. Call inside the reentrancy guard.
 pub(crate) fn func(name: &str, start: (u64, SystemTime), level: u32) {
-    let mut sink = lock();
-    if let Some(s) = sink.as_mut() {
-        let line = mprof::func_line(
-            name,
-            (start.0, unix(start.1)),
-            (live_bytes(), unix_now()),
-            level,
-        );
-        s.write(&line);
-    }
+    with_sink(|sink| {
+        if let Some(s) = sink.as_mut() {
+            let line = mprof::func_line(
+                name,
+                (start.0, unix(start.1)),
+                (live_bytes(), unix_now()),
+                level,
+            );
+            s.write(&line);
+        }
+    });
 }
 
 /// Takes one sample: MEM (the highest heap since the last sample, or RSS when the census
@@ -108,7 +133,10 @@ fn sample(sink: &mut Sink) {
 /// `mprof plot`.
 ///
 /// One recorder runs at a time in a process. The recorder's own work (its thread, buffers,
-/// file) is heapy's and never shows in a census.
+/// file) is heapy's and never shows in a census. A child of `fork()` records nothing into
+/// its parent's file (no sample, no FUNC line, no last sample at exit), and
+/// [`stop`](Recorder::stop) on a recorder it inherited returns [`Error::NotRecording`]; it
+/// may start a recorder of its own, into a file of its own.
 ///
 /// `HEAPY_MPROF=<path>` in the environment starts one with no code change: see the README.
 ///
@@ -132,6 +160,9 @@ fn sample(sink: &mut Sink) {
 pub struct Recorder {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The process that started it (`sys::fork::generation`): in a child of `fork()` its
+    /// thread does not exist and its file is the parent's.
+    generation: u32,
 }
 
 impl Recorder {
@@ -167,30 +198,32 @@ impl Recorder {
         let path = path.as_ref();
         let interval = interval.max(Duration::from_millis(1));
         guard::internal(|| {
-            let mut sink = lock();
-            if let Some(s) = sink.as_ref() {
-                return Err(Error::RecorderRunning {
-                    path: s.path.clone(),
-                });
-            }
-            let file = File::create(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
+            with_sink(|sink| {
+                if let Some(s) = sink.as_ref() {
+                    return Err(Error::RecorderRunning {
+                        path: s.path.clone(),
+                    });
+                }
+                let file = File::create(path).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let mut s = Sink {
+                    out: BufWriter::new(file),
+                    path: path.to_path_buf(),
+                    error: None,
+                    heap: census::is_installed(),
+                    generation: sys::fork::generation(),
+                };
+                let cmd: Vec<String> = std::env::args().collect();
+                s.write(&mprof::cmdline_line(&cmd.join(" ")));
+                // Start the peak window now: what happened before the recorder is not its
+                // business.
+                census::take_window_peak();
+                sample(&mut s);
+                *sink = Some(s);
+                Ok(())
             })?;
-            let mut s = Sink {
-                out: BufWriter::new(file),
-                path: path.to_path_buf(),
-                error: None,
-                heap: census::is_installed(),
-            };
-            let cmd: Vec<String> = std::env::args().collect();
-            s.write(&mprof::cmdline_line(&cmd.join(" ")));
-            // Start the peak window now: what happened before the recorder is not its
-            // business.
-            census::take_window_peak();
-            sample(&mut s);
-            *sink = Some(s);
-            drop(sink);
             let (tx, rx) = mpsc::channel::<()>();
             let thread = std::thread::Builder::new()
                 .name("heapy-recorder".into())
@@ -198,9 +231,11 @@ impl Recorder {
                     // The whole thread is heapy's own: nothing it allocates is counted.
                     guard::internal(|| {
                         while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
-                            if let Some(s) = lock().as_mut() {
-                                sample(s);
-                            }
+                            with_sink(|sink| {
+                                if let Some(s) = sink.as_mut() {
+                                    sample(s);
+                                }
+                            });
                         }
                     })
                 });
@@ -208,9 +243,10 @@ impl Recorder {
                 Ok(thread) => Ok(Recorder {
                     stop: Some(tx),
                     thread: Some(thread),
+                    generation: sys::fork::generation(),
                 }),
                 Err(source) => {
-                    lock().take();
+                    with_sink(Option::take);
                     Err(Error::Io {
                         path: path.to_path_buf(),
                         source,
@@ -236,6 +272,16 @@ impl Recorder {
 
     fn finish(&mut self) -> Result<PathBuf> {
         guard::internal(|| {
+            if self.generation != sys::fork::generation() {
+                // A recorder inherited through `fork()`: its thread is the parent's (joining
+                // it would wait forever) and so is its channel (whose locks that thread may
+                // have held); both are let go untouched, and the file is the parent's to
+                // finish (`with_sink` lets the child's copy go).
+                core::mem::forget(self.stop.take());
+                core::mem::forget(self.thread.take());
+                with_sink(|_| ());
+                return Err(Error::NotRecording);
+            }
             drop(self.stop.take());
             if let Some(t) = self.thread.take() {
                 let _ = t.join();
@@ -247,7 +293,7 @@ impl Recorder {
 
 /// Last sample, flush, close. Call inside the guard.
 fn finish_sink() -> Result<PathBuf> {
-    let Some(mut s) = lock().take() else {
+    let Some(mut s) = with_sink(Option::take) else {
         return Err(Error::NotRecording);
     };
     sample(&mut s);
@@ -280,12 +326,15 @@ impl std::fmt::Debug for Recorder {
 pub(crate) fn start_for_process(path: &Path, interval: Duration) -> Result<()> {
     let rec = Recorder::start_every(path, interval)?;
     std::mem::forget(rec);
+    // In a child of `fork()` it writes nothing: the file is the parent's (see `with_sink`).
     extern "C" fn at_exit() {
         guard::internal(|| {
-            if let Some(s) = lock().as_mut() {
-                sample(s);
-                let _ = s.out.flush();
-            }
+            with_sink(|sink| {
+                if let Some(s) = sink.as_mut() {
+                    sample(s);
+                    let _ = s.out.flush();
+                }
+            })
         });
     }
     // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds (it only writes a
