@@ -22,10 +22,12 @@ fn fonts() {
     static ONCE: Once = Once::new();
     // A fork-safe section (`sys::fork`): a child of `fork()` never finds the registration
     // half done by a thread of its parent.
-    crate::sys::fork::section(|| {
-        ONCE.call_once(|| {
-            let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
-            let _ = register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    crate::census::guard::internal(|| {
+        crate::sys::fork::section(|| {
+            ONCE.call_once(|| {
+                let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+                let _ = register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+            })
         })
     });
 }

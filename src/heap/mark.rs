@@ -51,7 +51,11 @@ impl Shared {
     /// Runs `f` on the entered threads, locked, as a fork-safe section (`sys::fork`): the
     /// lock is never held across a `fork()`, so a child can use a mark it inherited.
     fn with_entered<R>(&self, f: impl FnOnce(&mut Vec<Span>) -> R) -> R {
-        crate::sys::fork::section(|| f(&mut self.entered.lock().unwrap_or_else(|e| e.into_inner())))
+        guard::internal(|| {
+            crate::sys::fork::section(|| {
+                f(&mut self.entered.lock().unwrap_or_else(|e| e.into_inner()))
+            })
+        })
     }
 }
 

@@ -48,8 +48,12 @@ static RELHEAP: Mutex<Option<Arc<record::Watermarks>>> = Mutex::new(None);
 /// Runs `f` on the reference point, locked, as a fork-safe section (`sys::fork`): the lock
 /// is never held across a `fork()`.
 fn with_relheap<R>(f: impl FnOnce(&mut Option<Arc<record::Watermarks>>) -> R) -> R {
-    // A panic while the lock was held cannot leave the Option half-written.
-    crate::sys::fork::section(|| f(&mut RELHEAP.lock().unwrap_or_else(|e| e.into_inner())))
+    guard::internal(|| {
+        crate::sys::fork::section(|| {
+            // A panic while the lock was held cannot leave the Option half-written.
+            f(&mut RELHEAP.lock().unwrap_or_else(|e| e.into_inner()))
+        })
+    })
 }
 
 fn relheap() -> Option<Arc<record::Watermarks>> {

@@ -44,22 +44,24 @@ impl Sink {
 ///
 /// In a child of `fork()` the file is the parent's: it is let go first, as the child's own
 /// copy of it, unwritten (the lines its buffer holds are the parent's to write: they are
-/// dropped, not flushed), and `f` finds no recorder. Call inside the reentrancy guard.
+/// dropped, not flushed), and `f` finds no recorder.
 fn with_sink<R>(f: impl FnOnce(&mut Option<Sink>) -> R) -> R {
-    sys::fork::section(|| {
-        // A panic while the lock was held leaves at worst a partial line.
-        let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
-        if sink
-            .as_ref()
-            .is_some_and(|s| s.generation != sys::fork::generation())
-        {
-            if let Some(s) = sink.take() {
-                // `into_parts` gives the buffer back without writing it; the file (this
-                // process's descriptor only) is closed as it drops.
-                drop(s.out.into_parts());
+    guard::internal(|| {
+        sys::fork::section(|| {
+            // A panic while the lock was held leaves at worst a partial line.
+            let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+            if sink
+                .as_ref()
+                .is_some_and(|s| s.generation != sys::fork::generation())
+            {
+                if let Some(s) = sink.take() {
+                    // `into_parts` gives the buffer back without writing it; the file (this
+                    // process's descriptor only) is closed as it drops.
+                    drop(s.out.into_parts());
+                }
             }
-        }
-        f(&mut sink)
+            f(&mut sink)
+        })
     })
 }
 
