@@ -25,8 +25,10 @@ pub(crate) fn frames(addr: usize) -> Arc<[Frame]> {
 /// Releases the `backtrace` crate's parsed debug info (its cache of the program's and
 /// libraries' DWARF, the bulk of what the first resolution leaves resident). Frames heapy has
 /// already resolved stay cached; a later snapshot with new stacks parses the debug info again.
+/// Call with the reentrancy flag held.
 pub(crate) fn release_debug_info() {
-    backtrace::clear_symbol_cache();
+    // A fork-safe section (`sys::fork`): it takes the `backtrace` crate's lock.
+    crate::sys::fork::section(backtrace::clear_symbol_cache);
     // The parsed DWARF lived in many small malloc blocks; glibc keeps freed memory in its
     // arenas unless asked to hand whole free pages back.
     #[cfg(target_env = "gnu")]
