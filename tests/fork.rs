@@ -65,7 +65,9 @@ fn fork_children(n: usize, run_exit_handlers: bool, child: impl Fn() -> i32) -> 
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
         if pid == 0 {
-            let status = child();
+            // A panic in the child must not unwind into its copy of the test harness.
+            let status =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(&child)).unwrap_or(2);
             // SAFETY: ends the child: exit runs the atexit handlers (the recorder's), _exit
             // does not.
             unsafe {
