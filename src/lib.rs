@@ -208,4 +208,13 @@ pub mod __private {
     pub fn forget_symbols() {
         crate::census::guard::internal(crate::stack::forget_symbols);
     }
+
+    pub use crate::graph::ScanPoint;
+
+    /// Sets (or clears) a function that every pointer scan calls on the scanning thread at
+    /// each [`ScanPoint`]: tests use it to move a pointer at a chosen moment of a scan, as
+    /// another thread might. It runs under heapy's guard (what it allocates is not counted).
+    pub fn set_scan_hook(f: Option<fn(ScanPoint)>) {
+        crate::graph::set_scan_hook(f);
+    }
 }

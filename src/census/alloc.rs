@@ -257,6 +257,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             }
             return q;
         }
+        // From the moment the inner allocator may free the old block until the registry
+        // holds the new one, the moved contents (the program's pointers) are in no recorded
+        // block: a stop of the world for the pointer scan waits until the section ends.
+        let _section = crate::sys::Critical::enter();
         // SAFETY: the block was allocated by `inner` with `outer`; `new_outer` is non-zero and
         // valid with this alignment (checked above).
         let q = unsafe { self.inner.realloc(ptr, outer, new_outer) };

@@ -376,6 +376,42 @@ pub(crate) fn for_each_live_slot(mut f: impl FnMut(u32, Obj)) {
     }
 }
 
+/// Calls `f` with every live record of a frozen copy of this process, whose memory
+/// `read(addr, words)` copies (as `sys::Frozen::read_words` does: returns the words copied).
+/// The copy was taken while every thread that changes records was stopped, so each record
+/// reads whole: `fill` writes the serial last and `clear` clears it first. Allocates.
+pub(crate) fn for_each_live_in(
+    mut read: impl FnMut(usize, &mut [usize]) -> usize,
+    mut f: impl FnMut(Obj),
+) {
+    const WORDS: usize = core::mem::size_of::<Record>() / core::mem::size_of::<usize>();
+    let end = BUMP.load(Ordering::Relaxed).min(SLOT_LIMIT);
+    let chunks = end.div_ceil(CHUNK_LEN as u64) as usize;
+    let mut buf = vec![0usize; CHUNK_LEN * WORDS];
+    for (c, cell) in CHUNKS.iter().enumerate().take(chunks) {
+        // Acquire: a chunk published before the copy is in it (a later one is not mapped
+        // there, and reads nothing).
+        let p = cell.load(Ordering::Acquire);
+        if p.is_null() {
+            continue;
+        }
+        let n = (end - (c * CHUNK_LEN) as u64).min(CHUNK_LEN as u64) as usize;
+        let got = read(p as usize, &mut buf[..n * WORDS]) / WORDS;
+        for r in buf[..got * WORDS].chunks_exact(WORDS) {
+            let (w0, serial, w2) = (r[0] as u64, r[1] as u64, r[2] as u64);
+            if serial != 0 {
+                f(Obj {
+                    addr: (w0 & MAX_ADDR as u64) as usize,
+                    thread: (w0 >> 48) as u16,
+                    serial,
+                    size: (w2 & MAX_SIZE as u64) as usize,
+                    ctx: (w2 >> 40) as u32,
+                });
+            }
+        }
+    }
+}
+
 /// True if registry slot `slot` (as passed by `for_each_live_slot`) still holds the object
 /// with serial `serial`: that object is live now.
 pub(crate) fn still_live(slot: u32, serial: u64) -> bool {

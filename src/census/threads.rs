@@ -601,6 +601,53 @@ pub(crate) fn info(i: u16) -> ThreadInfo {
     out
 }
 
+/// The facts of a slot that the pointer scan needs while the world is stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StackFacts {
+    pub index: u16,
+    pub tid: u32,
+    /// Stack bounds, `(0, 0)` if unknown.
+    pub stack: (usize, usize),
+    pub heapy_sp: usize,
+}
+
+/// As `info`, without the name: never allocates, takes no lock, so it may run while other
+/// threads are stopped. `None` for a slot never used, free, or changing hands.
+pub(crate) fn stack_facts(i: u16) -> Option<StackFacts> {
+    if i == UNKNOWN || shared(i) {
+        return None;
+    }
+    let s = slot(i);
+    for _ in 0..4 {
+        // Acquire pairs with register_current's Release store of the even value.
+        let s1 = s.seq.load(Ordering::Acquire);
+        if s1 == 0 || s1 & 1 == 1 {
+            return None;
+        }
+        // Relaxed loads validated by the seqlock below (heapy_sp and released: hints, as
+        // in `info`).
+        let tid = s.tid.load(Ordering::Relaxed);
+        let stack = (
+            s.stack_lo.load(Ordering::Relaxed),
+            s.stack_hi.load(Ordering::Relaxed),
+        );
+        let heapy_sp = s.heapy_sp.load(Ordering::Relaxed);
+        let released = s.released.load(Ordering::Relaxed) != 0;
+        // Acquire fence: as in `info`.
+        fence(Ordering::Acquire);
+        if s.seq.load(Ordering::Relaxed) != s1 {
+            continue;
+        }
+        return (!released).then_some(StackFacts {
+            index: i,
+            tid,
+            stack,
+            heapy_sp,
+        });
+    }
+    None
+}
+
 /// Publishes (or clears, with 0) where heapy's own work began on thread `i`'s stack.
 /// Relaxed: a scanner reads it as a hint for where the program's frames end. A stale value
 /// only moves that line: a scan that reads 0 while heapy work begins scans heapy's frames

@@ -29,13 +29,16 @@ mod unreachable;
 mod views;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use cycles::{CycleRow, Cycles, Reference};
 pub use dominators::{Retained, RetainedRow};
 pub use paths::{PathRow, Paths};
+pub(crate) use scan::set_hook as set_scan_hook;
+pub use scan::ScanPoint;
 
-use crate::census::registry;
+use crate::census::{registry, threads};
 use crate::heap::{Heap, Meta, Obj};
 use crate::sys;
 use crate::{Error, Result};
@@ -47,6 +50,11 @@ use scan::Graph;
 pub(crate) fn live_by_address() -> Vec<Obj> {
     let mut objs = Vec::new();
     registry::for_each_live(|o| objs.push(o));
+    by_address(objs)
+}
+
+/// `objs` sorted by address, without overlaps (the newer record wins).
+fn by_address(mut objs: Vec<Obj>) -> Vec<Obj> {
     objs.sort_unstable_by_key(|o| (o.addr, o.serial));
     let mut out: Vec<Obj> = Vec::with_capacity(objs.len());
     for o in objs {
@@ -64,9 +72,59 @@ pub(crate) fn live_by_address() -> Vec<Obj> {
 }
 
 /// The graph of every live object now; `read(o)` says which objects' memory to scan (the
-/// others are targets only; objects that appear during the scan are always read); or
-/// [`Error::MemoryUnreadable`]. Call with the reentrancy flag held.
+/// others are targets only); or [`Error::MemoryUnreadable`]. Call with the reentrancy flag
+/// held.
+///
+/// The objects, their memory and the roots are read from a frozen copy of the process (see
+/// `sys::freeze`), so the graph is that of one instant (`Graph::consistent`). When the world
+/// cannot be stopped (see `sys::NoFreeze`), the running process is scanned instead, catching
+/// up with what moves meanwhile, and a warning says why (once per process).
 pub(crate) fn process_graph(here: &Here, read: impl Fn(&Obj) -> bool) -> Result<Graph> {
+    scan::hook(scan::ScanPoint::Start);
+    // A process that may not read its own memory gets the error, as a moving scan would
+    // give it (the frozen copy might still be readable through another door).
+    sys::check_readable().map_err(unreadable)?;
+    match frozen_graph(here, &read) {
+        Ok(g) => g,
+        Err(why) => {
+            warn_unstopped(&why);
+            moving_graph(here, read)
+        }
+    }
+}
+
+/// The graph of a frozen copy of the process.
+fn frozen_graph(
+    here: &Here,
+    read: &impl Fn(&Obj) -> bool,
+) -> std::result::Result<Result<Graph>, sys::NoFreeze> {
+    let sig = sys::stop_signal()?;
+    // What the stopped step writes is allocated before the stop: a stopped thread may hold
+    // the C allocator's lock. Threads registered meanwhile beyond this room are scanned
+    // without their census facts (their stack from the mapping that holds it).
+    let mut facts: Vec<threads::StackFacts> = Vec::with_capacity(threads::count() + 256);
+    let mut step = || {
+        facts.clear();
+        for i in 1..threads::count() {
+            if facts.len() == facts.capacity() {
+                break;
+            }
+            if let Some(f) = threads::stack_facts(i as u16) {
+                facts.push(f);
+            }
+        }
+    };
+    let frozen = sys::freeze(sig, &mut step)?;
+    let mut objs = Vec::new();
+    registry::for_each_live_in(|a, b| frozen.read_words(a, b), |o| objs.push(o));
+    let nodes = by_address(objs);
+    let regions = roots::collect_frozen(here, &frozen, &facts);
+    let scan: Vec<bool> = nodes.iter().map(read).collect();
+    Ok(Graph::build_frozen(nodes, |i| scan[i], regions, &frozen).map_err(unreadable))
+}
+
+/// The graph of the running process, read while other threads keep running.
+fn moving_graph(here: &Here, read: impl Fn(&Obj) -> bool) -> Result<Graph> {
     let regions = roots::collect(here);
     let nodes = live_by_address();
     let scan: Vec<bool> = nodes.iter().map(&read).collect();
@@ -89,6 +147,20 @@ pub(crate) fn or_panic<T>(r: Result<T>) -> T {
         Ok(v) => v,
         Err(e) => panic!("{e}"),
     }
+}
+
+/// Says once per process why a scan ran without stopping the world (not when the user
+/// turned the stop off).
+fn warn_unstopped(why: &sys::NoFreeze) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    // Relaxed: one message, whichever thread prints it.
+    if *why == sys::NoFreeze::Off || WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    eprintln!(
+        "heapy: the pointer scan runs without stopping the program's threads ({why}); an \
+         object whose only pointer moves while it runs may be reported as unreachable"
+    );
 }
 
 /// Kind names for the contexts of `objs` (resolved the way snapshots resolve them).

@@ -126,6 +126,90 @@ pub(crate) fn collect(here: &Here) -> Vec<Region> {
     without(out, &registry::chunk_ranges())
 }
 
+/// The root regions of a frozen copy of the process (call with the reentrancy flag held:
+/// allocates): statics, and for every thread that was stopped, and the calling one, its
+/// stack from where it was interrupted up, its static thread-locals and its registers.
+/// `facts` are the census's facts of its threads as read while they were stopped.
+pub(crate) fn collect_frozen(
+    here: &Here,
+    frozen: &sys::Frozen,
+    facts: &[threads::StackFacts],
+) -> Vec<Region> {
+    let mut out = Vec::new();
+    let (segments, tls) = sys::loaded_segments();
+    for s in segments {
+        out.push(Region {
+            kind: RootKind::Static { module: s.module },
+            start: s.start,
+            end: s.end,
+            values: Vec::new(),
+        });
+    }
+    let me = (here.tid, here.sp, sys::thread_pointer(), here.regs.to_vec());
+    let others = frozen
+        .threads
+        .iter()
+        .map(|t| (t.tid, t.sp, t.tp, t.regs.clone()));
+    for (tid, sp, tp, regs) in std::iter::once(me).chain(others) {
+        let mine = tid == here.tid;
+        let f = facts.iter().find(|f| f.tid == tid);
+        let thread = f.map_or(0, |f| f.index);
+        // The calling thread's stack above the heapy call; another's from where it was
+        // interrupted (with the red zone below it), or above heapy's own work on it.
+        let from = if mine {
+            sp
+        } else {
+            sp.saturating_sub(sys::RED_ZONE)
+        };
+        let heapy_sp = if mine { 0 } else { f.map_or(0, |f| f.heapy_sp) };
+        let mut stack = |lo: usize, hi: usize| {
+            let lo = if lo < heapy_sp && heapy_sp < hi {
+                heapy_sp
+            } else {
+                lo
+            };
+            out.push(Region {
+                kind: RootKind::Stack { thread },
+                start: lo,
+                end: hi,
+                values: Vec::new(),
+            });
+        };
+        match f.map(|f| f.stack) {
+            Some((lo, hi)) if lo < hi && (lo..hi).contains(&sp) => stack(from.max(lo), hi),
+            known => {
+                // On another stack (a signal's alternate stack), or a thread the census does
+                // not know: from where it was interrupted to the end of that mapping; and
+                // the whole of its own stack, if known.
+                if let Some((_, end)) = frozen.mapping_of(sp) {
+                    stack(from, end);
+                }
+                if let Some((lo, hi)) = known.filter(|(lo, hi)| lo < hi) {
+                    stack(lo, hi);
+                }
+            }
+        }
+        if tp != 0 {
+            for b in &tls {
+                let start = (tp as isize).wrapping_add(b.offset) as usize;
+                out.push(Region {
+                    kind: RootKind::Tls { thread },
+                    start,
+                    end: start.wrapping_add(b.size),
+                    values: Vec::new(),
+                });
+            }
+        }
+        out.push(Region {
+            kind: RootKind::Registers { thread },
+            start: 0,
+            end: 0,
+            values: regs,
+        });
+    }
+    without(out, &registry::chunk_ranges())
+}
+
 /// `regions` with the ranges `holes` cut out.
 fn without(regions: Vec<Region>, holes: &[(usize, usize)]) -> Vec<Region> {
     let mut out = Vec::with_capacity(regions.len());

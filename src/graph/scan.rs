@@ -13,6 +13,8 @@
 
 use super::index::AddrIndex;
 use super::roots::{Region, RootKind};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::heap::Obj;
 use crate::sys;
 
@@ -61,10 +63,48 @@ pub(crate) struct Graph {
     pub at: Vec<usize>,
     pub regions: Vec<Region>,
     pub roots: Vec<RootHit>,
+    /// True when the objects, their memory and the roots were read as of one instant (a
+    /// frozen copy of the process), so no pointer can have moved between places read.
+    pub consistent: bool,
+}
+
+/// Where a scan is, for tests that play another thread's part at a chosen moment (see
+/// `heapy::__private::set_scan_hook`). Not public API.
+#[doc(hidden)]
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanPoint {
+    /// A scan begins (before the registry is read or the threads are stopped).
+    Start,
+    /// The objects were read, the roots not yet.
+    ObjectsRead,
+}
+
+/// The test hook: a `fn(ScanPoint)` as a usize (0: none).
+static HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets (or clears) the function each scan calls at each [`ScanPoint`], on the scanning
+/// thread, with heapy's guard held: it must not allocate what it wants counted.
+pub(crate) fn set_hook(f: Option<fn(ScanPoint)>) {
+    // Relaxed: the hook publishes no data; a test sets it before it scans.
+    HOOK.store(f.map_or(0, |f| f as usize), Ordering::Relaxed);
+}
+
+/// Calls the test hook, if one is set: one relaxed load per scan step.
+pub(crate) fn hook(p: ScanPoint) {
+    // Relaxed: see `set_hook`.
+    let f = HOOK.load(Ordering::Relaxed);
+    if f != 0 {
+        // SAFETY: only `fn(ScanPoint)` values are stored in HOOK (by `set_hook`).
+        let f = unsafe { core::mem::transmute::<usize, fn(ScanPoint)>(f) };
+        f(p);
+    }
 }
 
 /// The graph under construction.
-struct Builder {
+struct Builder<'a> {
+    /// The frozen copy of the process to read (`None`: the running process itself).
+    frozen: Option<&'a sys::Frozen>,
     g: Graph,
     /// (source, target, offset), in source order per generation; late edges appended.
     edges: Vec<(u32, u32, usize)>,
@@ -79,9 +119,10 @@ struct Builder {
     denied: Option<sys::ReadDenied>,
 }
 
-impl Builder {
-    fn new(regions: Vec<Region>) -> Builder {
+impl<'a> Builder<'a> {
+    fn new(regions: Vec<Region>, frozen: Option<&'a sys::Frozen>) -> Builder<'a> {
         Builder {
+            frozen,
             g: Graph {
                 nodes: Vec::new(),
                 indexes: Vec::new(),
@@ -90,6 +131,7 @@ impl Builder {
                 at: Vec::new(),
                 regions,
                 roots: Vec::new(),
+                consistent: false,
             },
             edges: Vec::new(),
             misses: Vec::new(),
@@ -104,6 +146,11 @@ impl Builder {
     fn read(&mut self, addr: usize, n: usize) -> usize {
         if self.denied.is_some() {
             return 0;
+        }
+        if let Some(f) = self.frozen {
+            // The frozen copy was found readable when it was taken; a short read is memory
+            // that was not mapped at that instant.
+            return f.read_words(addr, &mut self.buf[..n]);
         }
         match sys::read_words(addr, &mut self.buf[..n]) {
             Ok(got) => got,
@@ -356,10 +403,28 @@ impl Graph {
         regions: Vec<Region>,
     ) -> Result<Graph, sys::ReadDenied> {
         sys::check_readable()?;
-        let mut b = Builder::new(regions);
+        let mut b = Builder::new(regions, None);
         let range = b.add_generation(nodes);
         b.scan_nodes(range, &read);
         b.scan_roots();
+        b.finish()
+    }
+
+    /// Scans a frozen copy of the process: `nodes` (sorted by address, not overlapping) are
+    /// its objects and `regions` its roots, all of one instant, so nothing moves while they
+    /// are read and no catching up is needed. Call with the reentrancy flag held.
+    pub(crate) fn build_frozen(
+        nodes: Vec<Obj>,
+        read: impl Fn(usize) -> bool,
+        regions: Vec<Region>,
+        frozen: &sys::Frozen,
+    ) -> Result<Graph, sys::ReadDenied> {
+        let mut b = Builder::new(regions, Some(frozen));
+        let range = b.add_generation(nodes);
+        b.scan_nodes(range, &read);
+        hook(ScanPoint::ObjectsRead);
+        b.scan_roots();
+        b.g.consistent = true;
         b.finish()
     }
 
@@ -373,10 +438,11 @@ impl Graph {
         live: impl Fn() -> Vec<Obj>,
     ) -> Result<Graph, sys::ReadDenied> {
         sys::check_readable()?;
-        let mut b = Builder::new(regions);
+        let mut b = Builder::new(regions, None);
         let range = b.add_generation(nodes);
         b.scan_nodes(range, &read);
         b.catch_up(live());
+        hook(ScanPoint::ObjectsRead);
         b.scan_roots();
         let alive = b.catch_up(live());
         b.remark(&alive);

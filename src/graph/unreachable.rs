@@ -16,10 +16,12 @@ impl Hpy {
     ///
     /// The scan is conservative, so an object is never reported while anything the scan
     /// sees could still reach it: a static, a thread-local, a registered thread's stack,
-    /// the calling thread's registers, or another object that is reachable. The other
-    /// threads keep running meanwhile; an object that looks unreachable is reported only if
-    /// a second, fresh scan agrees (an object whose only pointer was moving between places
-    /// during the first scan is not a leak).
+    /// any thread's registers, or another object that is reachable. The scan reads a
+    /// frozen copy of the process taken while every other thread was stopped for an instant
+    /// (see "Finding leaks" in the README for what that costs), so no pointer moves while it
+    /// reads. When the threads cannot be stopped (`HEAPY_STOP_SIGNAL=off`, a thread that
+    /// blocks the signal), it reads the running process, and an object that looks
+    /// unreachable is reported only if a second, fresh scan agrees.
     ///
     /// # Panics
     ///
@@ -76,27 +78,31 @@ impl Hpy {
     }
 }
 
-/// The unreachable objects now, by address.
-fn unreachable_now(here: &Here) -> Result<Vec<Obj>> {
+/// The unreachable objects now, by address, and whether the scan was of one instant.
+fn unreachable_now(here: &Here) -> Result<(Vec<Obj>, bool)> {
     let g = process_graph(here, |_| true)?;
     let reached = g.reached();
-    Ok(g.nodes
+    let u = g
+        .nodes
         .iter()
         .zip(&reached)
         .filter(|(_, &r)| !r)
         .map(|(o, _)| *o)
-        .collect())
+        .collect();
+    Ok((u, g.consistent))
 }
 
 #[inline(never)]
 pub(crate) fn heapu(here: &Here) -> Result<Heap> {
     guard::internal(|| {
-        let first = unreachable_now(here)?;
-        if first.is_empty() {
+        let (first, consistent) = unreachable_now(here)?;
+        if first.is_empty() || consistent {
+            // A scan of one instant needs no second opinion: no pointer moved while it read.
             return Ok(Heap::resolve(first));
         }
         let seen: HashSet<(usize, u64)> = first.iter().map(|o| (o.addr, o.serial)).collect();
         let both: Vec<Obj> = unreachable_now(here)?
+            .0
             .into_iter()
             .filter(|o| seen.contains(&(o.addr, o.serial)))
             .collect();

@@ -34,6 +34,7 @@ mod pages;
 mod regs;
 mod rss;
 mod segments;
+mod stop;
 mod thread;
 mod workers;
 
@@ -46,5 +47,6 @@ pub(crate) use regs::{
 };
 pub(crate) use rss::rss_bytes;
 pub(crate) use segments::loaded as loaded_segments;
+pub(crate) use stop::{freeze, signal as stop_signal, Critical, Frozen, NoFreeze, RED_ZONE};
 pub(crate) use thread::{current_stack_bounds, current_thread_name, current_tid, is_main_thread};
 pub(crate) use workers::run_parallel;
