@@ -45,7 +45,9 @@
 //!   root reaches: leaks), [`Heap::cycles`] (Rc/Arc cycles), [`Heap::referrers`],
 //!   [`Heap::referents`], [`Heap::byrcs`], [`Heap::byvia`], [`Heap::sp`] (paths from roots),
 //!   [`Heap::domisize`] and [`Heap::retained`] (dominator tree), and a leak report at exit
-//!   ([`Census::report_leaks_at_exit`], `HEAPY_LEAKS=report`).
+//!   ([`Census::report_leaks_at_exit`], `HEAPY_LEAKS=report`). The scan reads a frozen copy
+//!   of the process, taken while the other threads are stopped for an instant by a
+//!   real-time signal (`SIGRTMAX - 7`; `HEAPY_STOP_SIGNAL=<n>` or `off`).
 //! * Profiles: [`macro@profile`] (memory_profiler's line table), [`Recorder`] (mprof
 //!   timelines, `HEAPY_MPROF`, read back and plotted by [`mprof::Timeline`]), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
 //!   [`Heap::dhat`] (DHAT's viewer) and `Heap::pprof` (pprof), and the `heapy mprof`
@@ -216,5 +218,11 @@ pub mod __private {
     /// another thread might. It runs under heapy's guard (what it allocates is not counted).
     pub fn set_scan_hook(f: Option<fn(ScanPoint)>) {
         crate::graph::set_scan_hook(f);
+    }
+
+    /// How long the last pointer scan held the other threads stopped (the graph
+    /// benchmark's pause figure).
+    pub fn last_stop_pause() -> std::time::Duration {
+        crate::sys::last_pause()
     }
 }

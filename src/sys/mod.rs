@@ -47,6 +47,8 @@ pub(crate) use regs::{
 };
 pub(crate) use rss::rss_bytes;
 pub(crate) use segments::loaded as loaded_segments;
-pub(crate) use stop::{freeze, signal as stop_signal, Critical, Frozen, NoFreeze, RED_ZONE};
+pub(crate) use stop::{
+    freeze, last_pause, signal as stop_signal, Critical, Frozen, NoFreeze, RED_ZONE,
+};
 pub(crate) use thread::{current_stack_bounds, current_thread_name, current_tid, is_main_thread};
 pub(crate) use workers::run_parallel;

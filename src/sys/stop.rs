@@ -78,6 +78,17 @@ static STATE: AtomicU32 = AtomicU32::new(0);
 static ACKS: AtomicU32 = AtomicU32::new(0);
 /// One stop at a time.
 static BUSY: AtomicBool = AtomicBool::new(false);
+/// How long the last stop held the threads, in nanoseconds (from the first signal of its
+/// last try to the release). Relaxed: a statistic for benchmarks.
+static LAST_PAUSE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How long the last stop held the other threads (the pause they saw, signal delivery
+/// included).
+pub(crate) fn last_pause() -> Duration {
+    // Relaxed: see LAST_PAUSE_NS.
+    Duration::from_nanos(LAST_PAUSE_NS.load(Ordering::Relaxed))
+}
+
 /// The signal whose handler is ours (0: none yet).
 static INSTALLED: AtomicU32 = AtomicU32::new(0);
 
@@ -676,7 +687,9 @@ pub(crate) fn freeze(sig: i32, inside: &mut dyn FnMut()) -> Result<Frozen, NoFre
     // is the only one that writes entries' tid, and their state before the signal.
     let entries = unsafe { core::slice::from_raw_parts(table, MAX_STOPPED) };
     let mut tries = 0;
+    let mut began;
     let (resume, len) = loop {
+        began = Instant::now();
         let (resume, len, critical) = stop_all(sig, entries, start)?;
         if !critical {
             break (resume, len);
@@ -700,6 +713,8 @@ pub(crate) fn freeze(sig: i32, inside: &mut dyn FnMut()) -> Result<Frozen, NoFre
     }
     let clone_errno = errno();
     drop(resume);
+    // Relaxed: see LAST_PAUSE_NS.
+    LAST_PAUSE_NS.store(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
     if child < 0 {
         return Err(NoFreeze::Sys("clone", clone_errno));
     }
