@@ -57,20 +57,28 @@ fn mover(p: ScanPoint) {
     }
 }
 
-/// Makes the target (32 bytes of kind "Moving") and the holder; keeps their addresses only
-/// in the statics.
+/// The target's size: above glibc's mmap threshold, so the block is a fresh mapping that no
+/// stale word left on some stack points into (the conservative scan would count that).
+const SIZE: usize = 1 << 18;
+
+/// Makes the target (`SIZE` bytes of kind "Moving") and the holder; keeps their addresses
+/// only in the statics.
 #[inline(never)]
 fn make_target() {
     let holder: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
     HOLDER.store(holder as *const AtomicUsize as usize, Ordering::Relaxed);
-    let target = heapy::with_kind("Moving", || Box::into_raw(Box::new([7u64; 4])));
-    std::hint::black_box(&ROOT).store(target as usize, Ordering::Relaxed);
-    TARGET.store(target as usize ^ MASK, Ordering::Relaxed);
+    let target = heapy::with_kind("Moving", || {
+        Box::into_raw(vec![7u8; SIZE].into_boxed_slice())
+    });
+    std::hint::black_box(&ROOT).store(target as *mut u8 as usize, Ordering::Relaxed);
+    TARGET.store(target as *mut u8 as usize ^ MASK, Ordering::Relaxed);
 }
 
 #[test]
 fn a_pointer_that_moves_while_the_scan_runs_is_not_a_leak() {
-    make_target();
+    // Made on a thread that then exits: no stale copy of the address stays in this
+    // thread's frames, where the conservative scan would find it whatever the hook does.
+    std::thread::spawn(make_target).join().unwrap();
     SCANNER.store(tid(), Ordering::Relaxed);
     set_scan_hook(Some(mover));
     let u = heapy::hpy().heapu();
@@ -83,7 +91,7 @@ fn a_pointer_that_moves_while_the_scan_runs_is_not_a_leak() {
     );
     // The object is live, and now held by the holder, not the root.
     let live = heapy::hpy().heap().filter(|o| o.kind() == "Moving");
-    assert_eq!((live.count(), live.size()), (1, 32));
+    assert_eq!((live.count(), live.size()), (1, SIZE));
     // (This load also keeps the compiler from deleting ROOT, a static only ever stored to.)
     assert_eq!(ROOT.load(Ordering::Relaxed), 0);
 }
