@@ -36,7 +36,7 @@ pub(crate) fn run(a: DiffArgs) -> Result<()> {
     if a.fit {
         print!("{}", fitted(&d, by, a.all, fit::width()));
     } else {
-        print!("{d}");
+        print!("{}", fit::cli_words(&d.to_string()));
     }
     Ok(())
 }

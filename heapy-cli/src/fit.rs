@@ -59,6 +59,27 @@ pub(crate) fn more(left: usize) -> String {
     }
 }
 
+/// guppy's table text `text` with its last line, guppy's Python hint
+/// (`<27 more rows. Type e.g. '.more()' to view.>`, or `'.all()'` under a diff), in the
+/// command's words: `<27 more rows. Use --all to view.>`. The rest is left byte for byte.
+pub(crate) fn cli_words(text: &str) -> String {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let (head, last) = match body.rfind('\n') {
+        Some(i) => (&text[..=i], &body[i + 1..]),
+        None => ("", body),
+    };
+    let left = ["'.more()'", "'.all()'"].iter().find_map(|hint| {
+        last.strip_prefix('<')?
+            .strip_suffix(&format!(" more rows. Type e.g. {hint} to view.>"))?
+            .parse::<usize>()
+            .ok()
+    });
+    match left {
+        Some(left) => format!("{head}{}", more(left)),
+        None => text.to_string(),
+    }
+}
+
 /// The header of the label column under view `by`: what the rows are grouped by.
 pub(crate) fn label_header(by: By) -> &'static str {
     match by {
@@ -118,6 +139,29 @@ pub(crate) fn render(t: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guppys_hint_becomes_the_commands() {
+        let table = "Partition of a set of 9 objects.\n     9 ...\n";
+        assert_eq!(
+            cli_words(&format!(
+                "{table}<27 more rows. Type e.g. '.more()' to view.>\n"
+            )),
+            format!("{table}<27 more rows. Use --all to view.>\n")
+        );
+        assert_eq!(
+            cli_words(&format!(
+                "{table}<3 more rows. Type e.g. '.all()' to view.>\n"
+            )),
+            format!("{table}<3 more rows. Use --all to view.>\n")
+        );
+        // Nothing else changes: a table without the hint, or a label that merely contains
+        // the words.
+        assert_eq!(cli_words(table), table);
+        let label = "    0 x <1 more rows. Type e.g. '.more()' to view.> y\n";
+        assert_eq!(cli_words(label), label);
+        assert_eq!(cli_words(""), "");
+    }
 
     #[test]
     fn numbers_stay_whole_and_labels_wrap_within_the_width() {

@@ -42,7 +42,7 @@ pub(crate) fn run(a: ViewArgs) -> Result<()> {
         print!("{}", fitted(&h, a.all, fit::width()));
     } else {
         let h = if a.all { h.all() } else { h };
-        print!("{h}");
+        print!("{}", fit::cli_words(&h.to_string()));
     }
     Ok(())
 }

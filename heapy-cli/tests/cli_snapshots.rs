@@ -329,9 +329,19 @@ fn diff_fit_wraps_long_kinds_to_the_width() {
     let want_labels: Vec<String> = want.rows().map(|r| r.label().replace(' ', "")).collect();
     assert_eq!(labels, want_labels);
     assert!(!stdout(&o).contains("more rows"));
-    // The default layout is still guppy's, byte for byte.
+    // The default layout is still guppy's, byte for byte, but for the last line: the
+    // command names its own option, not guppy's Python method.
     let o = heapy_with(d, &["diff", "new.json", "old.json"], Some("60"));
-    assert_eq!(stdout(&o), want.to_string());
+    let guppy = want.to_string();
+    let hint = "<3 more rows. Type e.g. '.all()' to view.>\n";
+    assert!(guppy.ends_with(hint), "{guppy}");
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{}<3 more rows. Use --all to view.>\n",
+            &guppy[..guppy.len() - hint.len()]
+        )
+    );
     drop(held);
 }
 
@@ -414,9 +424,24 @@ fn view_fit_has_the_same_rows_with_long_kinds_wrapped() {
         first.size().to_string(),
     ];
     assert_eq!(rows[0].figures[1..4], expect, "{}", stdout(&o));
-    // The default layout is still guppy's, byte for byte.
+    // The default layout is still guppy's, byte for byte, but for the last line: the
+    // command names its own option, not guppy's Python method.
     let o = heapy_with(d, &["view", "snap.json"], Some("60"));
-    assert_eq!(stdout(&o), h.to_string());
+    let guppy = h.to_string();
+    let left = h.rows().len() - 10;
+    let hint = format!("<{left} more rows. Type e.g. '.more()' to view.>\n");
+    assert!(guppy.ends_with(&hint), "{guppy}");
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{}<{left} more rows. Use --all to view.>\n",
+            &guppy[..guppy.len() - hint.len()]
+        )
+    );
+    // With --all, every row and no footer.
+    let o = heapy_with(d, &["view", "snap.json", "--all"], Some("60"));
+    assert_eq!(stdout(&o), h.all().to_string());
+    assert!(!stdout(&o).contains("more rows"));
     drop(held);
 }
 
