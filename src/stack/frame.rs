@@ -66,7 +66,9 @@ impl Frame {
     }
 
     /// The source file, relative to the current directory when it lies below it
-    /// (`src/main.rs`); `None` without debug info.
+    /// (`src/main.rs`), else as the debug info names it (a dependency's is an absolute path
+    /// into cargo's registry, which the frame's `Display` shortens); `None` without debug
+    /// info.
     ///
     /// ```
     /// # #[global_allocator]
@@ -102,10 +104,30 @@ impl Frame {
 }
 
 /// `src/main.rs:29 demo::load`, `src/main.rs demo::load` without a line, `demo::load`
-/// without a file.
+/// without a file. A dependency's file prints short, from its crate's directory
+/// (`serde_json-1.0.154/src/de.rs:2033`, not the absolute path into cargo's registry; a git
+/// checkout as `<repo>-<rev>/…`, Rust's library from `library/`: `std/src/…`); `{:#}`
+/// prints the file as [`file`](Frame::file) gives it.
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// let mark = heapy::hpy().mark();
+/// let b = Box::new(5u64);
+/// let t = mark.heap().traceback();
+/// let f = &t.frames()[0];
+/// // The program's own files print the same either way.
+/// assert_eq!(f.to_string(), format!("{f:#}"));
+/// # drop(b);
+/// ```
 impl fmt::Display for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line) {
+        let file = match &self.file {
+            Some(file) if f.alternate() => Some(std::borrow::Cow::Borrowed(file.as_str())),
+            Some(file) => Some(super::source::short(file)),
+            None => None,
+        };
+        match (file, self.line) {
             (Some(file), Some(line)) => write!(f, "{file}:{line} {}", self.function),
             (Some(file), None) => write!(f, "{file} {}", self.function),
             _ => f.write_str(&self.function),
@@ -129,6 +151,26 @@ mod tests {
         assert_eq!(f.to_string(), "src/main.rs demo::load");
         f.file = None;
         assert_eq!(f.to_string(), "demo::load");
+    }
+
+    #[test]
+    fn a_dependencys_file_prints_short_and_full_with_the_alternate_form() {
+        let path = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                    serde_json-1.0.154/src/de.rs";
+        let f = Frame {
+            function: "serde_json::de::from_str".into(),
+            file: Some(path.into()),
+            line: Some(2033),
+        };
+        assert_eq!(f.file(), Some(path));
+        assert_eq!(
+            f.to_string(),
+            "serde_json-1.0.154/src/de.rs:2033 serde_json::de::from_str"
+        );
+        assert_eq!(
+            format!("{f:#}"),
+            format!("{path}:2033 serde_json::de::from_str")
+        );
     }
 
     #[test]

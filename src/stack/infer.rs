@@ -15,12 +15,20 @@ use super::Frame;
 /// the program's types, such as `<demo::P as SpecFromElem>::from_elem`).
 pub(crate) fn is_user_frame(f: &Frame) -> bool {
     is_user(&f.function)
-        && !f.file.as_deref().is_some_and(|p| {
-            // std's sources, and the crates std is built with (hashbrown, ...).
-            p.starts_with("/rustc/")
-                || p.starts_with("/rust/deps/")
-                || p.contains("/lib/rustlib/src/")
-        })
+        && !f
+            .file
+            .as_deref()
+            .is_some_and(|p| super::source::origin(p) == super::source::Origin::Std)
+}
+
+/// Of the user frames (see [`is_user_frame`]), true for one of the program's own crates,
+/// not a dependency's: its file is not in cargo's registry or git checkouts (see
+/// `source`). Without a file (no debug info) nothing tells them apart: every user frame
+/// counts.
+pub(crate) fn is_own_frame(f: &Frame) -> bool {
+    f.file
+        .as_deref()
+        .is_none_or(|p| super::source::origin(p) == super::source::Origin::Program)
 }
 
 /// True for a function of the program (by name alone).

@@ -12,6 +12,7 @@ mod infer;
 mod intern;
 mod mode;
 mod sample;
+mod source;
 mod symbolize;
 mod types;
 
