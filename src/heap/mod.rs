@@ -418,6 +418,12 @@ impl Heap {
     /// first frame of the program's own code on the allocation stacks, labelled
     /// `file:line function`. Objects allocated while stacks were off show `<no stack>`.
     ///
+    /// The program's own code is its workspace's crates: a frame in a dependency (a file in
+    /// cargo's registry or git checkouts) is passed over, so what a dependency allocates is
+    /// sited at the program's line that called it; a stack with no frame of the program (a
+    /// thread a dependency started) is sited at its first frame outside Rust's library, its
+    /// file from the crate's directory (`serde_json-1.0.154/src/de.rs:2033 …`).
+    ///
     /// ```
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();

@@ -113,7 +113,8 @@ impl<'h> Object<'h> {
     }
 
     /// Where the object was allocated: `file:line function` of the first frame of the
-    /// program's own code, or `<no stack>`.
+    /// program's own code (its workspace's crates, not a dependency: see
+    /// [`Heap::bysite`](crate::Heap::bysite)), or `<no stack>`.
     ///
     /// ```
     /// # #[global_allocator]

@@ -17,10 +17,11 @@ pub(crate) struct Description {
     /// The label `bykind()` shows: a tag, else what the stack says (`Vec<demo::Person>`,
     /// else the call site's function).
     pub kind: String,
-    /// The label `bysite()` shows (`src/main.rs:29 demo::work`: the first user frame), if a
-    /// stack was captured.
+    /// The label `bysite()` shows (`src/main.rs:29 demo::work`: the first frame of the
+    /// program's own crates, else the first frame outside Rust's library), if a stack was
+    /// captured.
     pub site: Option<String>,
-    /// The user frames, most recent call first (empty without a stack); shared, so that a
+    /// The user frames (the program's and its dependencies'), most recent call first (empty without a stack); shared, so that a
     /// tagged stack's description reuses its stack's frames.
     pub frames: Arc<[Frame]>,
 }
@@ -134,7 +135,13 @@ fn resolve(ctx: u32) -> Arc<Description> {
         None => Vec::new(),
     };
     let inner = &all[..first_user.unwrap_or(all.len())];
-    let site = frames.first().map(Frame::to_string);
+    // The call site is the first frame of the program's own crates; when the stack has
+    // none (a thread a dependency started), the first frame that is not Rust's library.
+    let site = frames
+        .iter()
+        .find(|f| infer::is_own_frame(f))
+        .or(frames.first())
+        .map(Frame::to_string);
     let kind = infer::kind(inner)
         .or_else(|| frames.first().map(|f| f.function.clone()))
         .unwrap_or_else(|| "<no user frame>".to_string());

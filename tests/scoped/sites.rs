@@ -121,3 +121,55 @@ fn closures_are_their_own_sites() {
     );
     drop(v);
 }
+
+/// Parses a JSON document with serde_json (a real registry crate, allocating deep in its own
+/// code), returning the line of the call.
+#[inline(never)]
+fn parse_json() -> (serde_json::Value, u32) {
+    let text = r#"{"name": "ann", "tags": ["a", "b"], "age": 42}"#;
+    (serde_json::from_str(text).unwrap(), line!())
+}
+
+#[test]
+fn a_dependencys_allocations_are_sited_in_the_program_and_its_frames_print_short() {
+    let mark = heapy::hpy().mark();
+    let (value, line) = parse_json();
+    let h = mark.heap();
+    // Every object serde_json made is sited at the program's line that called it, not in
+    // serde_json's code.
+    let sites = h.bysite();
+    let labels: Vec<&str> = sites.rows().map(|r| r.label()).collect();
+    assert_eq!(
+        labels,
+        [format!(
+            "tests/scoped/sites.rs:{line} scoped::sites::parse_json"
+        )],
+        "{}",
+        sites.all()
+    );
+    // Its frames stay in the traceback, printed from the crate's directory; the frame keeps
+    // the path the debug info gives.
+    let t = sites.row(0).traceback();
+    let text = t.to_string();
+    assert!(!text.contains("/registry/"), "{text}");
+    let dep = t
+        .frames()
+        .iter()
+        .find(|f| f.function().starts_with("serde_json::"))
+        .unwrap_or_else(|| panic!("no serde_json frame: {text}"));
+    let file = dep.file().expect("debug info");
+    let at = file.find("serde_json-1.0.").expect("a registry path");
+    assert!(
+        file.starts_with('/') && file[..at].contains("/registry/src/"),
+        "{file}"
+    );
+    assert_eq!(
+        dep.to_string(),
+        format!("{}:{} {}", &file[at..], dep.line().unwrap(), dep.function())
+    );
+    assert!(text.contains(&format!("  {dep}\n")), "{text}");
+    // The program's frame is there too, below serde_json's.
+    let own = format!("  tests/scoped/sites.rs:{line} scoped::sites::parse_json\n");
+    assert!(text.find(&own) > text.find(&format!("  {dep}\n")), "{text}");
+    drop(value);
+}
