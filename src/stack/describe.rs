@@ -135,13 +135,7 @@ fn resolve(ctx: u32) -> Arc<Description> {
         None => Vec::new(),
     };
     let inner = &all[..first_user.unwrap_or(all.len())];
-    // The call site is the first frame of the program's own crates; when the stack has
-    // none (a thread a dependency started), the first frame that is not Rust's library.
-    let site = frames
-        .iter()
-        .find(|f| infer::is_own_frame(f))
-        .or(frames.first())
-        .map(Frame::to_string);
+    let site = site_frame(&frames).map(Frame::to_string);
     let kind = infer::kind(inner)
         .or_else(|| frames.first().map(|f| f.function.clone()))
         .unwrap_or_else(|| "<no user frame>".to_string());
@@ -150,6 +144,16 @@ fn resolve(ctx: u32) -> Arc<Description> {
         site,
         frames: frames.into(),
     })
+}
+
+/// The call site of a stack whose user frames are `frames` (most recent first): the first
+/// frame of the program's own crates; when the stack has none (a thread a dependency
+/// started), the first frame that is not Rust's library.
+fn site_frame(frames: &[Frame]) -> Option<&Frame> {
+    frames
+        .iter()
+        .find(|f| infer::is_own_frame(f))
+        .or(frames.first())
 }
 
 /// How many of a stack's first (innermost) frames may be heapy's and the allocator shim's.
@@ -174,4 +178,48 @@ fn short_path(p: &str) -> String {
         }
     }
     p.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: Option<&str>) -> Frame {
+        Frame {
+            function: function.into(),
+            file: file.map(str::to_string),
+            line: Some(7),
+        }
+    }
+
+    const DE: &str =
+        "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.154/src/de.rs";
+    const POOL: &str = "/root/.cargo/git/checkouts/pool-0123456789abcdef/a1b2c3d/src/lib.rs";
+
+    #[test]
+    fn the_site_is_the_programs_first_frame_else_the_first() {
+        let dep = frame("serde_json::de::from_str", Some(DE));
+        let git = frame("pool::Worker::run", Some(POOL));
+        let own = frame("demo::load", Some("src/main.rs"));
+        let member = frame("model::parse", Some("/work/app/model/src/lib.rs"));
+        let main = frame("demo::main", Some("src/main.rs"));
+        assert_eq!(
+            site_frame(&[dep.clone(), own.clone(), main.clone()]),
+            Some(&own)
+        );
+        assert_eq!(
+            site_frame(&[git.clone(), dep.clone(), member.clone()]),
+            Some(&member)
+        );
+        // A thread a dependency started: no frame of the program, its first frame.
+        assert_eq!(site_frame(&[dep.clone(), git.clone()]), Some(&dep));
+        assert_eq!(
+            site_frame(&[dep.clone(), git]).map(Frame::to_string),
+            Some("serde_json-1.0.154/src/de.rs:7 serde_json::de::from_str".to_string())
+        );
+        // Without debug info nothing tells a dependency apart: the first frame.
+        let bare = frame("serde_json::de::from_str", None);
+        assert_eq!(site_frame(&[bare.clone(), own]), Some(&bare));
+        assert_eq!(site_frame(&[]), None);
+    }
 }
