@@ -422,7 +422,10 @@ impl Heap {
     /// cargo's registry or git checkouts) is passed over, so what a dependency allocates is
     /// sited at the program's line that called it; a stack with no frame of the program (a
     /// thread a dependency started) is sited at its first frame outside Rust's library, its
-    /// file from the crate's directory (`serde_json-1.0.154/src/de.rs:2033 …`).
+    /// file from the crate's directory (`serde_json-1.0.154/src/de.rs:2033 …`). The
+    /// function reads as in kinds (std paths shortened) and, past 60 characters, with
+    /// generic arguments nested in other arguments as `<…>`; the traceback has the full
+    /// name.
     ///
     /// ```
     /// #[global_allocator]

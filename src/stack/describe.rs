@@ -135,7 +135,7 @@ fn resolve(ctx: u32) -> Arc<Description> {
         None => Vec::new(),
     };
     let inner = &all[..first_user.unwrap_or(all.len())];
-    let site = site_frame(&frames).map(Frame::to_string);
+    let site = site_frame(&frames).map(Frame::label);
     let kind = infer::kind(inner)
         .or_else(|| frames.first().map(|f| f.function.clone()))
         .unwrap_or_else(|| "<no user frame>".to_string());

@@ -103,6 +103,20 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// The frame as a table's label (`bysite()`): as it prints, with a long generic
+    /// function name's nested arguments elided (see `types::label_function`); the full name
+    /// stays in the frame, and in tracebacks.
+    pub(crate) fn label(&self) -> String {
+        Frame {
+            function: super::types::label_function(&self.function),
+            file: self.file.clone(),
+            line: self.line,
+        }
+        .to_string()
+    }
+}
+
 /// `src/main.rs:29 demo::load`, `src/main.rs demo::load` without a line, `demo::load`
 /// without a file. A dependency's file prints short, from its crate's directory
 /// (`serde_json-1.0.154/src/de.rs:2033`, not the absolute path into cargo's registry; a git

@@ -113,9 +113,108 @@ pub(crate) fn short(ty: &str) -> String {
     out
 }
 
+/// Function names longer than this (after std paths are shortened) have their nested
+/// generic arguments elided in a table's label.
+pub(crate) const LABEL_MAX: usize = 60;
+
+/// A function name as a table's label shows it: std paths shortened to their last segment
+/// (`alloc::string::String` → `String`, as in kinds; the program's and dependencies' paths
+/// kept whole); then, if it is still longer than [`LABEL_MAX`] characters, every generic
+/// argument list nested inside another one printed as `<…>`
+/// (`demo::load::<demo::Cache<Vec<demo::Row>>>` → `demo::load::<demo::Cache<…>>`). The
+/// `<T as Trait>` of a method and closures (`{closure#0}`, v0 names carry no hash) are kept.
+pub(crate) fn label_function(function: &str) -> String {
+    let short = short(function);
+    if short.chars().count() <= LABEL_MAX {
+        return short;
+    }
+    let mut out = String::with_capacity(short.len());
+    // One entry per open `<`, `(` or `[`: true for a generic argument list.
+    let mut open: Vec<bool> = Vec::new();
+    // Open brackets inside an elided list (its text is skipped).
+    let mut skip = 0usize;
+    let mut prev = ' ';
+    for c in short.chars() {
+        if skip > 0 {
+            match c {
+                '<' | '(' | '[' => skip += 1,
+                '>' | ')' | ']' => skip -= 1,
+                _ => {}
+            }
+            if skip == 0 {
+                out.push_str("…>");
+                open.pop();
+            }
+            prev = c;
+            continue;
+        }
+        match c {
+            '<' => {
+                // A list of arguments follows a path (`Vec<`, `::<`); a qualified path's
+                // `<` (at the start, after `<`, `(`, `&`, a space) does not.
+                let generic = prev.is_alphanumeric() || prev == '_' || prev == ':';
+                if generic && open.iter().any(|&g| g) {
+                    out.push('<');
+                    open.push(true);
+                    skip = 1;
+                } else {
+                    out.push('<');
+                    open.push(generic);
+                }
+            }
+            '(' | '[' => {
+                out.push(c);
+                open.push(false);
+            }
+            '>' | ')' | ']' => {
+                out.push(c);
+                open.pop();
+            }
+            _ => out.push(c),
+        }
+        prev = c;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_elide_nested_arguments_of_long_names_only() {
+        // Short names: std paths shortened, nothing elided.
+        assert_eq!(
+            label_function("demo::load::<alloc::vec::Vec<alloc::boxed::Box<demo::P>>>"),
+            "demo::load::<Vec<Box<demo::P>>>"
+        );
+        assert_eq!(
+            label_function("<demo::P as core::clone::Clone>::clone"),
+            "<demo::P as Clone>::clone"
+        );
+        assert_eq!(
+            label_function("demo::main::{closure#0}"),
+            "demo::main::{closure#0}"
+        );
+        // Long names: arguments inside arguments become `<…>`, the first level stays.
+        assert_eq!(
+            label_function(
+                "<demo::store::Cache<alloc::string::String, demo::model::Row<demo::model::Cell>>>\
+                 ::insert::<demo::model::Key<u64, demo::model::Shard>>"
+            ),
+            "<demo::store::Cache<String, demo::model::Row<…>>>::insert::<demo::model::Key<…>>"
+        );
+        // A qualified path's `<T as Trait>` is no argument list; a tuple or slice inside
+        // an elided list goes with it.
+        assert_eq!(
+            label_function(
+                "<<demo::server::Handler as demo::server::Service>::call::Visitor \
+                 as demo::server::Visit>::visit::<demo::server::Ctx<(u32, [u8; 4]), demo::X<u8>>>"
+            ),
+            "<<demo::server::Handler as demo::server::Service>::call::Visitor \
+             as demo::server::Visit>::visit::<demo::server::Ctx<…>>"
+        );
+    }
 
     #[test]
     fn self_types_and_arguments() {

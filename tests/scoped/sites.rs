@@ -173,3 +173,42 @@ fn a_dependencys_allocations_are_sited_in_the_program_and_its_frames_print_short
     assert!(text.find(&own) > text.find(&format!("  {dep}\n")), "{text}");
     drop(value);
 }
+
+#[derive(Clone, Default)]
+struct Wrapper<T>(T);
+
+/// A generic function whose full name is long: its type argument nests three deep.
+#[inline(never)]
+fn hold_generic<T: Clone>(x: T) -> (Vec<T>, u32) {
+    (vec![x; 3], line!())
+}
+
+#[test]
+fn a_long_generic_name_is_elided_in_the_site_and_whole_in_the_traceback() {
+    type Deep = Wrapper<Wrapper<std::collections::BTreeMap<u8, String>>>;
+    let mark = heapy::hpy().mark();
+    let (v, line) = hold_generic(Deep::default());
+    let h = mark.heap();
+    let full = "scoped::sites::hold_generic::<scoped::sites::Wrapper<scoped::sites::Wrapper<\
+                alloc::collections::btree::map::BTreeMap<u8, alloc::string::String>>>>";
+    let t = h.traceback();
+    assert_eq!(t.frames()[0].function(), full, "{t}");
+    assert!(
+        t.to_string()
+            .contains(&format!("  tests/scoped/sites.rs:{line} {full}\n")),
+        "{t}"
+    );
+    // The table's label keeps the first level of arguments, and `<…>` below it.
+    assert_eq!(
+        h.theone().unwrap().site(),
+        format!(
+            "tests/scoped/sites.rs:{line} scoped::sites::hold_generic::<scoped::sites::Wrapper<…>>"
+        )
+    );
+    let sites = h.bysite();
+    assert_eq!(
+        sites.rows().map(|r| r.label()).collect::<Vec<_>>(),
+        [h.theone().unwrap().site()]
+    );
+    drop(v);
+}
