@@ -64,6 +64,20 @@ impl Traceback {
     }
 }
 
+/// `Traceback of 1 object (8 bytes), most recent call first:`, then a frame a line, as
+/// [`Frame`] prints (a dependency's file from its crate's directory); `{:#}` prints each
+/// frame's file as the debug info gives it (the absolute path into cargo's registry).
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// let mark = heapy::hpy().mark();
+/// let b = Box::new(1u8);
+/// let t = mark.heap().traceback();
+/// assert!(t.to_string().starts_with("Traceback of 1 object (1 bytes)"), "{t}");
+/// assert_eq!(format!("{t:#}").lines().count(), t.to_string().lines().count());
+/// # drop(b);
+/// ```
 impl fmt::Display for Traceback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = if self.count == 1 { "" } else { "s" };
@@ -80,7 +94,11 @@ impl fmt::Display for Traceback {
             writeln!(f, "  <no stack>")?;
         }
         for fr in self.frames.iter() {
-            writeln!(f, "  {fr}")?;
+            if f.alternate() {
+                writeln!(f, "  {fr:#}")?;
+            } else {
+                writeln!(f, "  {fr}")?;
+            }
         }
         Ok(())
     }

@@ -168,6 +168,17 @@ fn a_dependencys_allocations_are_sited_in_the_program_and_its_frames_print_short
         format!("{}:{} {}", &file[at..], dep.line().unwrap(), dep.function())
     );
     assert!(text.contains(&format!("  {dep}\n")), "{text}");
+    // `{:#}`: the same frames, each file as the debug info gives it.
+    let full = format!("{t:#}");
+    assert!(full.contains(&format!("  {dep:#}\n")), "{full}");
+    assert!(
+        full.contains(&format!(
+            "  {file}:{} {}\n",
+            dep.line().unwrap(),
+            dep.function()
+        )),
+        "{full}"
+    );
     // The program's frame is there too, below serde_json's.
     let own = format!("  tests/scoped/sites.rs:{line} scoped::sites::parse_json\n");
     assert!(text.find(&own) > text.find(&format!("  {dep}\n")), "{text}");
