@@ -34,7 +34,9 @@ thread_local! {
 /// construction) is a fork-safe section (`sys::fork`), so no thread holds a shard lock when
 /// a `fork()` happens.
 struct Table {
-    ids: DashMap<Box<str>, u32>,
+    /// Keys are the interned names themselves (leaked, so a lookup hands back the
+    /// `&'static str` for the thread's cache of recent names).
+    ids: DashMap<&'static str, u32>,
     names: DashMap<u32, &'static str>,
     /// The next id to hand out. Relaxed is enough: it only hands out distinct numbers (the
     /// name is published by the `names` map's lock before the id is returned).
@@ -57,27 +59,69 @@ fn with_table<R>(f: impl FnOnce(&Table) -> R) -> R {
 
 /// The id of tag `name`, interning it on first use.
 pub(crate) fn intern(name: &str) -> u32 {
+    intern_named(name).0
+}
+
+/// The id of tag `name` and its interned text (the text is `""` for `TOO_MANY`).
+fn intern_named(name: &str) -> (u32, &'static str) {
     with_table(|t| {
-        if let Some(id) = t.ids.get(name).map(|id| *id) {
-            return id;
+        if let Some(hit) = t.ids.get(name) {
+            return (*hit.value(), *hit.key());
         }
-        match t.ids.entry(name.into()) {
-            Entry::Occupied(e) => *e.get(),
+        if t.next.load(Ordering::Relaxed) >= TOO_MANY {
+            return (TOO_MANY, "");
+        }
+        // Leaked before the entry is taken: if another thread wins the race the copy stays
+        // unused (one name's bytes, once).
+        let text: &'static str = Box::leak(name.into());
+        match t.ids.entry(text) {
+            Entry::Occupied(e) => (*e.get(), *e.key()),
             Entry::Vacant(e) => {
-                if t.next.load(Ordering::Relaxed) >= TOO_MANY {
-                    return TOO_MANY;
-                }
                 let id = t.next.fetch_add(1, Ordering::Relaxed);
                 if id >= TOO_MANY {
-                    return TOO_MANY;
+                    return (TOO_MANY, "");
                 }
-                let name: &'static str = Box::leak(name.into());
-                t.names.insert(id, name);
+                t.names.insert(id, text);
                 e.insert(id);
-                id
+                (id, text)
             }
         }
     })
+}
+
+/// How many recently named kinds each thread remembers.
+const RECENT: usize = 8;
+/// An empty entry of the cache (no tag has this id).
+const NO_ENTRY: (&str, u32) = ("", u32::MAX);
+
+thread_local! {
+    /// The thread's recently named kinds, `(interned name, id)`, direct-mapped by the
+    /// address of the caller's `&str`: naming a kind the thread named a moment ago (a kind
+    /// per request, per loop iteration, per poll) compares the text with the interned copy
+    /// and takes no lock, no hash, no fork section. `const`, no destructor.
+    static RECENT_KINDS: [Cell<(&'static str, u32)>; RECENT] =
+        const { [const { Cell::new(NO_ENTRY) }; RECENT] };
+}
+
+/// `intern`, through the thread's cache of recent names. A hit is exact: the entry's text
+/// is compared with `name` in full, so an address reused for another name only misses.
+#[inline]
+fn intern_cached(name: &str) -> u32 {
+    let a = name.as_ptr() as usize;
+    let i = (a ^ (a >> 4) ^ (a >> 9)) % RECENT;
+    RECENT_KINDS
+        .try_with(|recent| {
+            let (text, id) = recent[i].get();
+            if id != u32::MAX && text == name {
+                return id;
+            }
+            let (id, text) = intern_named(name);
+            if id != TOO_MANY {
+                recent[i].set((text, id));
+            }
+            id
+        })
+        .unwrap_or_else(|_| intern(name))
 }
 
 /// The name of tag `id`.
@@ -149,7 +193,7 @@ impl core::fmt::Debug for KindGuard {
 /// ```
 #[doc(alias("tag", "label"))]
 pub fn kind(name: &str) -> KindGuard {
-    let id = intern(name);
+    let id = intern_cached(name);
     let prev = CURRENT.try_with(|c| c.replace(id)).unwrap_or(0);
     KindGuard {
         prev,
@@ -199,5 +243,32 @@ mod tests {
         assert_eq!(name(0), "<none>");
         assert_eq!(name(TOO_MANY), "<too many kinds>");
         assert_eq!(name(TOO_MANY - 1), "<unknown tag>");
+    }
+
+    #[test]
+    fn the_recent_names_cache_compares_the_text_not_the_address() {
+        // The same buffer (same address, same length) holds one name, then another.
+        let mut buf = String::from("tags-cache-alpha");
+        let alpha = intern_cached(&buf);
+        assert_eq!(alpha, intern("tags-cache-alpha"));
+        assert_eq!(intern_cached(&buf), alpha, "a hit gives the same id");
+        // SAFETY: the bytes written are ASCII, so the String stays UTF-8.
+        unsafe { buf.as_bytes_mut()[11..].copy_from_slice(b"gamma") };
+        assert_eq!(buf, "tags-cache-gamma");
+        let gamma = intern_cached(&buf);
+        assert_ne!(gamma, alpha);
+        assert_eq!(gamma, intern("tags-cache-gamma"));
+        assert_eq!(name(gamma), "tags-cache-gamma");
+        // The empty name is a kind of its own, not the cache's empty entry or "no kind".
+        let empty = intern_cached("");
+        assert!(empty != 0 && empty != u32::MAX);
+        assert_eq!((name(empty), intern("")), ("", empty));
+        // More names than the cache holds (they share its entries) each keep their own id.
+        let many: Vec<String> = (0..32).map(|i| format!("tags-cache-{i}")).collect();
+        for _ in 0..3 {
+            for n in &many {
+                assert_eq!(intern_cached(n), intern(n), "{n}");
+            }
+        }
     }
 }
