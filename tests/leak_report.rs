@@ -154,6 +154,11 @@ fn assert_reports_the_cycle(err: &str) {
         .filter(|l| l.contains(" ExitCycle"))
         .count();
     assert_eq!(members, 4, "{err}");
+    // The report is the last thing written at exit, and it ends its last line.
+    assert!(
+        err.ends_with('\n'),
+        "the report's last line is not ended:\n{err:?}"
+    );
 }
 
 #[test]
