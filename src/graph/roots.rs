@@ -60,18 +60,23 @@ impl Here {
     }
 }
 
-/// All root regions now (call with the reentrancy flag held: allocates).
-pub(crate) fn collect(here: &Here) -> Vec<Region> {
-    let mut out = Vec::new();
-    let (segments, tls) = sys::loaded_segments();
-    for s in segments {
-        out.push(Region {
+/// One root region per loaded module's writable segment.
+fn static_regions(segments: Vec<sys::Segment>) -> Vec<Region> {
+    segments
+        .into_iter()
+        .map(|s| Region {
             kind: RootKind::Static { module: s.module },
             start: s.start,
             end: s.end,
             values: Vec::new(),
-        });
-    }
+        })
+        .collect()
+}
+
+/// All root regions now (call with the reentrancy flag held: allocates).
+pub(crate) fn collect(here: &Here) -> Vec<Region> {
+    let (segments, tls) = sys::loaded_segments();
+    let mut out = static_regions(segments);
     for i in 1..threads::count() {
         let i = i as u16;
         let t = threads::info(i);
@@ -135,16 +140,8 @@ pub(crate) fn collect_frozen(
     frozen: &sys::Frozen,
     facts: &[threads::StackFacts],
 ) -> Vec<Region> {
-    let mut out = Vec::new();
     let (segments, tls) = sys::loaded_segments();
-    for s in segments {
-        out.push(Region {
-            kind: RootKind::Static { module: s.module },
-            start: s.start,
-            end: s.end,
-            values: Vec::new(),
-        });
-    }
+    let mut out = static_regions(segments);
     let me = (here.tid, here.sp, sys::thread_pointer(), here.regs.to_vec());
     let others = frozen
         .threads

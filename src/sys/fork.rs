@@ -177,7 +177,7 @@ fn register() {
     // SAFETY: the three handlers are `extern "C"` functions that live as long as the
     // program, never unwind, and call only async-signal-safe operations (atomics,
     // sched_yield, nanosleep). A failure (no memory for the handlers) is not retried: forks
-    // are then as unsafe for heapy's locks as they were before it had handlers.
+    // then risk heapy's locks as they did before it had handlers.
     let _ = unsafe {
         libc::pthread_atfork(
             Some(prepare as unsafe extern "C" fn()),

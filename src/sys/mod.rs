@@ -46,7 +46,7 @@ pub(crate) use regs::{
     frame_pointer, spill_registers, stack_pointer, thread_alive, thread_pointer, FP_SLOT, REGS,
 };
 pub(crate) use rss::rss_bytes;
-pub(crate) use segments::loaded as loaded_segments;
+pub(crate) use segments::{loaded as loaded_segments, Segment};
 pub(crate) use stop::{
     freeze, last_pause, signal as stop_signal, Critical, Frozen, NoFreeze, RED_ZONE,
 };
