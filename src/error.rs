@@ -187,6 +187,24 @@ pub enum Error {
         /// The table of the objects left (by kind, and by call site when sites are known).
         table: String,
     },
+    /// [`assert_allocations!`](crate::assert_allocations),
+    /// [`assert_no_alloc!`](crate::assert_no_alloc) or their `check_` forms: the scope
+    /// allocated more blocks than allowed.
+    #[error(
+        "{blocks} blocks ({bytes} bytes) allocated in the scope, over the limit of {limit} \
+         blocks; the scope's allocations by call site:\n{table}"
+    )]
+    TooManyAllocations {
+        /// Blocks the scope allocated (freed ones included).
+        blocks: usize,
+        /// Their bytes.
+        bytes: usize,
+        /// The most blocks allowed.
+        limit: usize,
+        /// The table of the scope's allocations by call site (by kind when no site is
+        /// known).
+        table: String,
+    },
     /// [`assert_memory_limit!`](crate::assert_memory_limit) or
     /// [`check_memory_limit`](crate::check_memory_limit): the scope's peak went over the limit.
     #[error(

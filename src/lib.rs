@@ -85,7 +85,8 @@ pub use error::{Error, ParseByError, ParseStacksError, Result};
 pub use export::flamegraph;
 pub use graph::{CycleRow, Cycles, PathRow, Paths, Reference, Retained, RetainedRow};
 pub use heap::{
-    check_memory_limit, check_no_leaks, hpy, By, Diff, DiffRow, Heap, HeapRow, Hpy, Mark,
+    check_allocations, check_memory_limit, check_no_alloc, check_no_leaks, hpy, By, Diff, DiffRow,
+    Heap, HeapRow, History, Hpy, Mark,
     MarkGuard, Object, Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};

@@ -220,7 +220,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             // SAFETY: the block is ours to write until it is freed below.
             unsafe { core::ptr::write_bytes(ptr, 0, layout.size()) };
         }
-        record::on_free(mark, layout.size());
+        record::on_free(mark, layout.size(), self.stacks);
         // `outer` cannot fail: it succeeded when this block was allocated.
         if let Some(outer) = trailer::outer(layout) {
             // SAFETY: the block was allocated by `inner` with exactly `outer`.
@@ -268,7 +268,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             // The old block, its trailer and its record are untouched.
             return q;
         }
-        record::on_free(mark, layout.size());
+        record::on_free(mark, layout.size(), self.stacks);
         let new_mark = record::on_alloc(q as usize, new_size, self.stacks);
         // SAFETY: the new block has `new_size + 4` bytes.
         unsafe { trailer::write(q, new_size, new_mark) };

@@ -4,6 +4,7 @@
 mod alloc;
 pub(crate) mod context;
 pub(crate) mod guard;
+pub(crate) mod history;
 pub(crate) mod peak;
 pub(crate) mod record;
 pub(crate) mod registry;

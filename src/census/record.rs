@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use super::guard::{self, Reentrancy};
 use super::registry::{self, LocalSlots, Obj};
 use super::trailer::{INTERNAL, UNSAMPLED, UNTRACKED};
+use super::history::{self, Freed, ThreadHist};
 use super::{context, stats, threads};
 use crate::stack::Stacks;
 
@@ -103,6 +104,14 @@ struct Local {
     /// counted on the thread's slot: see `threads::retire`).
     own_live: Cell<u64>,
     slots: UnsafeCell<LocalSlots>,
+    /// The thread's allocation-history state (null until mapped; see `history`).
+    hist: Cell<*const ThreadHist>,
+    /// How far `pending` can rise before the live bytes pass the peak, as of the thread's
+    /// last flush (or its start, or `reset_peak` on this thread).
+    room: Cell<i64>,
+    /// The thread's last change made a new peak: its next free starts the fall from it
+    /// (`history::peak_passed`).
+    rising: Cell<bool>,
 }
 
 impl Drop for Local {
@@ -123,6 +132,9 @@ impl Drop for Local {
                 .set(self.pending.get() + u.alloc_bytes as i64 - u.free_bytes as i64);
         }
         self.slots.get_mut().park();
+        if let Some(h) = self.hist_state(t) {
+            history::flush_thread(h);
+        }
         // Folds the thread's counters away and lets its slot be reused once nothing names it.
         threads::retire(
             self.thread.get(),
@@ -141,6 +153,9 @@ thread_local! {
             pending: Cell::new(0),
             own_live: Cell::new(0),
             slots: UnsafeCell::new(LocalSlots::new()),
+            hist: Cell::new(core::ptr::null()),
+            room: Cell::new(0),
+            rising: Cell::new(false),
         }
     };
 }
@@ -154,7 +169,36 @@ impl Local {
         }
         let t = threads::register_current();
         self.thread.set(t);
+        self.room.set(stats::room_now());
         t
+    }
+
+    /// The thread's history state (`None` for a shared index, or if it cannot be mapped).
+    #[inline(always)]
+    fn hist_state(&self, t: u16) -> Option<&'static ThreadHist> {
+        let p = self.hist.get();
+        if !p.is_null() {
+            // SAFETY: the pointer came from `history::thread_hist`, whose mappings are
+            // never unmapped.
+            return Some(unsafe { &*p });
+        }
+        if threads::shared(t) {
+            return None;
+        }
+        let h = history::thread_hist(t)?;
+        self.hist.set(h);
+        Some(h)
+    }
+
+    /// The serial the thread's next allocation gets (or past every serial taken so far).
+    #[inline(always)]
+    fn serial_pos(&self) -> u64 {
+        let (next, end) = (self.serial_next.get(), self.serial_end.get());
+        if next < end {
+            next
+        } else {
+            SERIAL.load(Ordering::Relaxed)
+        }
     }
 
     #[inline(always)]
@@ -180,9 +224,20 @@ impl Local {
             return;
         }
         let p = self.pending.get() + delta;
+        // A new peak: the live bytes pass the highest figure so far (exact while this thread
+        // is the one allocating); the next free starts the fall from it.
+        if delta > 0 {
+            if p > self.room.get() {
+                self.room.set(p);
+                self.rising.set(true);
+            }
+        } else if self.rising.get() {
+            self.rising.set(false);
+            history::peak_passed();
+        }
         if p.unsigned_abs() >= stats::FLUSH_BYTES {
             self.pending.set(0);
-            stats::flush(slot, p);
+            self.room.set(stats::flush(slot, p));
         } else {
             self.pending.set(p);
             // Relaxed: the owner's own figures, read by others as figures of the moment.
@@ -223,7 +278,8 @@ pub(crate) fn current_thread_in_guard() -> u16 {
 #[inline(always)]
 pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
     let stacks = crate::stack::effective(stacks);
-    if let Some(mean) = crate::stack::sample_bytes(stacks) {
+    let sampling = crate::stack::sample_bytes(stacks);
+    if let Some(mean) = sampling {
         // A sampling census decides first, and passes most blocks by without taking the
         // reentrancy flag (it only reads it: heapy's own blocks stay internal).
         if guard::busy() {
@@ -253,13 +309,16 @@ pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
                 if !threads::shared(t) {
                     l.own_live.set(l.own_live.get() + 1);
                 }
+                if sampling.is_none() {
+                    history::on_alloc(l.hist_state(t), ctx, size);
+                }
                 slot
             }
             None => untracked(t),
         }
     }) {
         Ok(mark) => mark,
-        Err(_) => on_alloc_shared(addr, size, ctx),
+        Err(_) => on_alloc_shared(addr, size, ctx, sampling.is_none()),
     }
 }
 
@@ -434,7 +493,7 @@ fn untracked(t: u16) -> u32 {
 
 /// Allocation with no thread state left (thread teardown): shared counters and slots.
 #[cold]
-fn on_alloc_shared(addr: usize, size: usize, ctx: u32) -> u32 {
+fn on_alloc_shared(addr: usize, size: usize, ctx: u32, keep_history: bool) -> u32 {
     let t = threads::UNKNOWN;
     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
     stats::shared_live_change(threads::slot(t), size as i64);
@@ -445,6 +504,9 @@ fn on_alloc_shared(addr: usize, size: usize, ctx: u32) -> u32 {
     match registry::take_shared() {
         Some(slot) => {
             registry::fill(slot, &rec(addr, size, serial, t, ctx));
+            if keep_history {
+                history::on_alloc(None, ctx, size);
+            }
             slot
         }
         None => untracked(t),
@@ -453,7 +515,7 @@ fn on_alloc_shared(addr: usize, size: usize, ctx: u32) -> u32 {
 
 /// Records that the block whose trailer holds `mark`, of `size` bytes, is freed.
 #[inline(always)]
-pub(crate) fn on_free(mark: u32, size: usize) {
+pub(crate) fn on_free(mark: u32, size: usize, stacks: Stacks) {
     if mark == INTERNAL {
         return;
     }
@@ -469,7 +531,15 @@ pub(crate) fn on_free(mark: u32, size: usize) {
                 l.live_change(t, -(size as i64));
                 count_free(t, size);
                 if mark != UNTRACKED && mark != UNSAMPLED {
-                    let owner = registry::clear(mark);
+                    let (owner, ctx, serial) = registry::clear_full(mark);
+                    if keep_history(stacks) {
+                        let now = l.serial_pos();
+                        let f = Freed {
+                            lifetime: now.saturating_sub(serial),
+                            short: owner == t && serial.wrapping_add(1) == l.serial_next.get(),
+                        };
+                        history::on_free(l.hist_state(t), ctx, size, f);
+                    }
                     if owner == t && !threads::shared(t) {
                         l.own_live.set(l.own_live.get().wrapping_sub(1));
                     } else {
@@ -482,8 +552,24 @@ pub(crate) fn on_free(mark: u32, size: usize) {
             })
             .is_ok();
     if !done {
-        on_free_shared(mark, size);
+        on_free_shared(mark, size, keep_history(stacks));
     }
+}
+
+/// Whether a census capturing `stacks` keeps allocation history: every census but a
+/// sampling one (whose recorded blocks are a sample).
+#[inline(always)]
+fn keep_history(stacks: Stacks) -> bool {
+    crate::stack::sample_bytes(crate::stack::effective(stacks)).is_none()
+}
+
+/// The calling thread's room below the peak after `stats::reset_peak` (the live bytes now
+/// are the peak).
+pub(crate) fn reset_room() {
+    let _ = LOCAL.try_with(|l| {
+        l.room.set(l.pending.get());
+        l.rising.set(false);
+    });
 }
 
 #[inline(always)]
@@ -502,11 +588,18 @@ fn count_free(t: u16, size: usize) {
 
 /// Free with no thread state (teardown, or a program block freed from inside heapy).
 #[cold]
-fn on_free_shared(mark: u32, size: usize) {
+fn on_free_shared(mark: u32, size: usize, keep_history: bool) {
     stats::shared_live_change(threads::slot(threads::UNKNOWN), -(size as i64));
     count_free(threads::UNKNOWN, size);
     if mark != UNTRACKED && mark != UNSAMPLED {
-        let owner = registry::clear(mark);
+        let (owner, ctx, serial) = registry::clear_full(mark);
+        if keep_history {
+            let f = Freed {
+                lifetime: SERIAL.load(Ordering::Relaxed).saturating_sub(serial),
+                short: false,
+            };
+            history::on_free(None, ctx, size, f);
+        }
         registry::give_shared(mark);
         // The owner still counts it among its own (if it runs): its slot's count drops.
         threads::unpin(owner);

@@ -318,6 +318,17 @@ pub(crate) fn clear(slot: u32) -> u16 {
     thread
 }
 
+/// As `clear`, also giving the record's context and serial (the allocation history's).
+#[inline(always)]
+pub(crate) fn clear_full(slot: u32) -> (u16, u32, u64) {
+    let rec = record(slot);
+    // Relaxed: only the freeing thread touches a live record's words now (the block is
+    // being freed), and the words were published to it with the block itself.
+    let ctx = (rec.word2.load(Ordering::Relaxed) >> 40) as u32;
+    let serial = rec.serial.load(Ordering::Relaxed);
+    (clear(slot), ctx, serial)
+}
+
 /// Reads one record consistently, or `None` if the slot is free.
 #[inline]
 fn read(rec: &Record) -> Option<Obj> {

@@ -28,26 +28,38 @@ pub(crate) const FLUSH_BYTES: u64 = 16 * 1024;
 /// exact whenever the other threads are not allocating at that moment. Flushes happen once
 /// per 16 KiB of change at most, so the sum over live threads is paid rarely; threads that
 /// have exited are not in it.
+///
+/// Returns the room left below the peak after the flush: how far the thread's pending
+/// change can rise before the live bytes pass the peak (see `record::Local::live_change`).
 #[inline]
-pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) {
+pub(crate) fn flush(slot: &threads::ThreadSlot, delta: i64) -> i64 {
     // Relaxed: the owner's own figures (see `ThreadSlot`); a reader summing them meanwhile
     // sees the batch either pending or flushed, and the high at most once more.
     let high = slot.pending_high.load(Ordering::Relaxed);
     slot.pending.store(0, Ordering::Relaxed);
     slot.pending_high.store(0, Ordering::Relaxed);
-    add_live(delta, high.max(delta));
+    add_live(delta, high.max(delta))
 }
 
 /// Adds `delta` to the flushed live bytes and updates the peaks; `high` (at least `delta`)
-/// is how far above the flushed figure the batch went at its top.
-fn add_live(delta: i64, high: i64) {
+/// is how far above the flushed figure the batch went at its top. Returns the room left
+/// below the peak for a thread whose pending change is now 0.
+fn add_live(delta: i64, high: i64) -> i64 {
     let before = LIVE.fetch_add(delta, Ordering::Relaxed);
     let top = before + high;
-    let total = top + threads::pending_sum();
-    raise_peak(total);
+    let others = threads::pending_sum();
+    raise_peak(top + others);
     if top > WINDOW_PEAK.load(Ordering::Relaxed) {
         WINDOW_PEAK.fetch_max(top, Ordering::Relaxed);
     }
+    // Relaxed: see PEAK.
+    PEAK.load(Ordering::Relaxed) - (before + delta) - others
+}
+
+/// The room below the peak for a thread with nothing pending (a thread starting).
+pub(crate) fn room_now() -> i64 {
+    // Relaxed: see LIVE and PEAK.
+    PEAK.load(Ordering::Relaxed) - LIVE.load(Ordering::Relaxed) - threads::pending_sum()
 }
 
 /// Raises the peak to `candidate` if it is higher.
@@ -74,7 +86,7 @@ pub(crate) fn shared_live_change(slot: &threads::ThreadSlot, delta: i64) {
         // Take whatever is there now (other threads may have added since): moved, not lost.
         // Relaxed: as above; the swap alone makes each byte move once.
         let all = slot.pending.swap(0, Ordering::Relaxed);
-        add_live(all, all.max(0));
+        let _ = add_live(all, all.max(0));
     }
 }
 
@@ -176,6 +188,11 @@ pub(crate) fn collect() -> Stats {
 
 /// Starts a new peak from the current live bytes.
 pub(crate) fn reset_peak() {
+    // What the heap holds now is the new peak's composition (see `history`); the calling
+    // thread's room below the peak is its pending change (others find theirs at their next
+    // flush).
+    super::history::peak_passed();
+    super::record::reset_room();
     // Each live thread's batch starts its top afresh from where it is now. Relaxed: the
     // owner may raise it again at once, with a value its batch really reached.
     threads::for_each_active(|i| {

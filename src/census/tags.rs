@@ -19,7 +19,7 @@ use super::guard;
 /// Context ids at or above this are not tags (the stack layer owns them).
 pub(crate) const TAG_LIMIT: u32 = 1 << 23;
 /// The tag id given once `TAG_LIMIT - 2` distinct names exist.
-const TOO_MANY: u32 = TAG_LIMIT - 1;
+pub(crate) const TOO_MANY: u32 = TAG_LIMIT - 1;
 
 thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };

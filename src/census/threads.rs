@@ -25,7 +25,7 @@
 //! teardown). When every index is taken (65,534 threads alive, or exited with live objects
 //! or marks), later threads share the last index (its label says so) until slots come free.
 
-use core::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sys;
 
@@ -60,6 +60,9 @@ pub(crate) struct ThreadSlot {
     /// The highest `pending` since the thread's last flush (or the last `reset_peak`): the
     /// top of the batch, which the peak takes into account at the flush.
     pub pending_high: AtomicI64,
+    /// The slot's allocation-history state (`history::ThreadHist`), mapped when the slot's
+    /// first thread first needs it and kept for the slot's later threads.
+    pub hist: AtomicPtr<u8>,
     /// Seqlock over the facts below: odd while a registering thread writes them, +2 for each
     /// thread that took the slot.
     seq: AtomicU32,
@@ -106,6 +109,7 @@ impl ThreadSlot {
             next_serial: AtomicU64::new(0),
             pending: AtomicI64::new(0),
             pending_high: AtomicI64::new(0),
+            hist: AtomicPtr::new(core::ptr::null_mut()),
             seq: AtomicU32::new(0),
             tid: AtomicU32::new(0),
             name: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -283,7 +287,7 @@ pub(crate) fn retire(i: u16, own_live: u64, pending: i64) {
     // count too (fence-to-fence), and retries (see `sums`).
     FOLDS.fetch_add(FOLD_STARTED, Ordering::Relaxed);
     fence(Ordering::Release);
-    super::stats::flush(s, pending);
+    let _ = super::stats::flush(s, pending);
     let pairs = [
         (&s.allocs, &RETIRED.allocs),
         (&s.frees, &RETIRED.frees),

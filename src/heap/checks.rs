@@ -209,6 +209,136 @@ macro_rules! assert_memory_limit {
     };
 }
 
+/// Runs `scope` and checks that it allocated at most `max_blocks` blocks on this thread,
+/// freed ones included (a reallocation counts as a block); otherwise
+/// [`Error::TooManyAllocations`] with the table of its allocations by call site. Exact while
+/// other tests run in parallel threads. The non-panicking form of
+/// [`assert_allocations!`](crate::assert_allocations).
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// assert!(heapy::check_allocations(1, || vec![0u8; 64].len()).is_ok());
+/// let err = heapy::check_allocations(1, || (vec![0u8; 8], vec![0u8; 8])).unwrap_err();
+/// assert!(matches!(err, heapy::Error::TooManyAllocations { blocks: 2, bytes: 16, limit: 1, .. }));
+/// ```
+#[doc(alias("allocation_count", "count_allocations"))]
+pub fn check_allocations<R>(max_blocks: usize, scope: impl FnOnce() -> R) -> Result<()> {
+    let mark = Mark::new();
+    let r = scope();
+    let result = mark.check_allocations(max_blocks);
+    drop(r);
+    result
+}
+
+/// Runs `scope` and checks that it allocated nothing on this thread; otherwise
+/// [`Error::TooManyAllocations`] with the table of its allocations by call site. The
+/// non-panicking form of [`assert_no_alloc!`](crate::assert_no_alloc).
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let v = vec![1u64, 2, 3];
+/// assert!(heapy::check_no_alloc(|| v.iter().sum::<u64>()).is_ok());
+/// assert!(heapy::check_no_alloc(|| v.to_vec()).is_err());
+/// ```
+#[doc(alias("no_alloc", "allocation_free"))]
+pub fn check_no_alloc<R>(scope: impl FnOnce() -> R) -> Result<()> {
+    check_allocations(0, scope)
+}
+
+impl Mark {
+    /// Checks that the marking thread allocated at most `max_blocks` blocks since the mark
+    /// (see [`Mark::allocations`]); otherwise [`Error::TooManyAllocations`].
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// drop(vec![0u8; 8]);
+    /// assert!(mark.check_allocations(1).is_ok());
+    /// assert!(mark.check_allocations(0).is_err());
+    /// ```
+    pub fn check_allocations(&self, max_blocks: usize) -> Result<()> {
+        let a = self.allocations();
+        if a.count() <= max_blocks {
+            return Ok(());
+        }
+        let table = guard::internal(|| {
+            let sites = a.bysite();
+            // Without stacks every block is `<no stack>`: the kinds say more.
+            if sites.rows().len() == 1 && a.rows().len() > 1 {
+                a.all().to_string()
+            } else {
+                sites.all().to_string()
+            }
+        });
+        Err(Error::TooManyAllocations {
+            blocks: a.count(),
+            bytes: a.size(),
+            limit: max_blocks,
+            table,
+        })
+    }
+}
+
+/// Asserts that a closure allocates at most `max_blocks` blocks on this thread, freed ones
+/// included (the `allocation-counter` crate's and dhat's testing use): panics with the count
+/// and the table of the closure's allocations by call site. Exact while other tests run in
+/// parallel threads; threads the closure spawns are not counted.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// heapy::assert_allocations!(1, || {
+///     let v: Vec<u32> = Vec::with_capacity(100);
+///     v.capacity()
+/// });
+///
+/// let failed = std::panic::catch_unwind(|| {
+///     heapy::assert_allocations!(2, || (0..3).map(|i| i.to_string()).collect::<Vec<_>>());
+/// });
+/// let msg = *failed.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.contains("over the limit of 2 blocks"), "{msg}");
+/// ```
+#[macro_export]
+#[doc(alias("allocation_count", "count_allocations"))]
+macro_rules! assert_allocations {
+    ($max_blocks:expr, $scope:expr $(,)?) => {
+        if let ::core::result::Result::Err(e) = $crate::check_allocations($max_blocks, $scope) {
+            ::core::panic!("assert_allocations! failed: {}", e);
+        }
+    };
+}
+
+/// Asserts that a closure allocates nothing on this thread (the `assert_no_alloc` crate's
+/// check, without replacing the global allocator and exact while other tests run in
+/// parallel): panics with the table of its allocations by call site.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// let data = [3u8, 1, 2];
+/// heapy::assert_no_alloc!(|| data.iter().max().copied());
+///
+/// let failed = std::panic::catch_unwind(|| heapy::assert_no_alloc!(|| data.to_vec()));
+/// let msg = *failed.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.starts_with("assert_no_alloc! failed: 1 blocks (3 bytes) allocated"), "{msg}");
+/// ```
+#[macro_export]
+#[doc(alias("no_alloc", "allocation_free"))]
+macro_rules! assert_no_alloc {
+    ($scope:expr $(,)?) => {
+        if let ::core::result::Result::Err(e) = $crate::check_no_alloc($scope) {
+            ::core::panic!("assert_no_alloc! failed: {}", e);
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::table;

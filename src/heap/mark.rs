@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use super::snapshot::take;
 use super::Heap;
+use super::history::{Figure, History};
+use super::Meta;
+use crate::census::history::{self, CtxHistory};
 use crate::census::{guard, peak, record, threads};
 
 /// A span of one thread's allocations that belongs to a mark.
@@ -45,6 +48,8 @@ struct Shared {
     watermarks: record::Watermarks,
     /// The marking thread's index, whose slot the mark holds (see `Drop`).
     thread: u16,
+    /// The thread's allocation log when the mark was made (see `Mark::allocations`).
+    log_base: Vec<(u32, u64, u64)>,
 }
 
 impl Shared {
@@ -63,6 +68,7 @@ impl Drop for Shared {
     fn drop(&mut self) {
         // The slots of the marking thread and of every thread that entered the mark were
         // pinned when they did; nothing of this mark names them any more.
+        history::log_stop(self.thread);
         threads::unpin(self.thread);
         let e = self.entered.get_mut().unwrap_or_else(|e| e.into_inner());
         for s in e.iter() {
@@ -107,6 +113,8 @@ impl Mark {
             let thread = record::current_thread();
             // Held until the last clone of the mark drops (see `Shared`'s `Drop`).
             threads::pin(thread);
+            history::log_start(thread);
+            let log_base = history::log_now(thread);
             Mark {
                 thread,
                 serial: record::thread_watermark(),
@@ -115,6 +123,7 @@ impl Mark {
                     entered: Mutex::new(Vec::new()),
                     watermarks: record::watermarks(),
                     thread,
+                    log_base,
                 }),
             }
         })
@@ -191,6 +200,53 @@ impl Mark {
     #[doc(alias("high_water_mark", "peak"))]
     pub fn peak_bytes(&self) -> u64 {
         self.shared.peak.peak_bytes()
+    }
+
+    /// Every block the marking thread allocated since the mark, freed ones included, by
+    /// kind (Count is blocks, Size their bytes; `.bysite()` names the lines): what a test
+    /// asserts on to prove a piece of code allocates no more than it should (see
+    /// [`assert_allocations!`](crate::assert_allocations)). Exact while other threads
+    /// allocate; the marking thread only (not threads that entered the mark). A
+    /// reallocation counts as a new block. Empty under a sampling census, which keeps no
+    /// history.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let mut total = 0;
+    /// for i in 0..4 {
+    ///     let s = heapy::with_kind("Line", || format!("line {i}"));
+    ///     total += s.len();
+    /// }
+    /// let a = mark.allocations();
+    /// assert_eq!((a.count(), a.size()), (4, total));
+    /// ```
+    #[doc(alias("allocation_count", "total_allocations", "churn"))]
+    pub fn allocations(&self) -> History {
+        guard::internal(|| {
+            let base: std::collections::HashMap<u32, (u64, u64)> = self
+                .shared
+                .log_base
+                .iter()
+                .map(|&(c, b, s)| (c, (b, s)))
+                .collect();
+            let ctxs: Vec<CtxHistory> = history::log_now(self.thread)
+                .into_iter()
+                .map(|(ctx, blocks, bytes)| {
+                    let (b0, s0) = base.get(&ctx).copied().unwrap_or((0, 0));
+                    CtxHistory {
+                        ctx,
+                        alloc_blocks: blocks.saturating_sub(b0),
+                        alloc_bytes: bytes.saturating_sub(s0),
+                        ..CtxHistory::default()
+                    }
+                })
+                .filter(|h| h.alloc_blocks != 0)
+                .collect();
+            let meta = Meta::resolve(ctxs.iter().map(|h| h.ctx), Default::default());
+            History::new(&ctxs, std::sync::Arc::new(meta), Figure::AllocatedSinceMark)
+        })
     }
 
     /// Brings the calling thread into the mark until the guard drops: what it allocates

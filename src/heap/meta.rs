@@ -23,6 +23,9 @@ fn describe(ctx: u32) -> Arc<Description> {
     if ctx == 0 {
         return Arc::new(Description::named(UNTAGGED));
     }
+    if ctx == census::history::LOG_OVERFLOW {
+        return Arc::new(Description::named("<more kinds than a mark's log holds>"));
+    }
     if ctx < census::TAG_LIMIT {
         return Arc::new(Description::named(census::tag_name(ctx)));
     }

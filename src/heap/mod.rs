@@ -5,6 +5,7 @@ mod checks;
 mod classes;
 mod diff;
 mod file;
+mod history;
 mod intmap;
 mod mark;
 mod meta;
@@ -24,9 +25,10 @@ use std::sync::{Arc, OnceLock};
 /// The object record a snapshot holds: the registry's own type, copied out as is.
 pub(crate) use crate::census::registry::Obj;
 pub(crate) use crate::stack::Description;
-pub use checks::{check_memory_limit, check_no_leaks};
+pub use checks::{check_allocations, check_memory_limit, check_no_alloc, check_no_leaks};
 pub(crate) use classes::Outside;
 pub use diff::{Diff, DiffRow};
+pub use history::History;
 pub use mark::{Mark, MarkGuard};
 pub(crate) use meta::Meta;
 pub use object::Object;
@@ -661,6 +663,7 @@ impl fmt::Display for Heap {
                 set_kind,
                 id_kinds: ids,
                 note: note.as_deref(),
+                title: None,
             }
             .write(&mut out)?;
             Ok(out)

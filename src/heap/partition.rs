@@ -63,6 +63,38 @@ impl Partition {
         });
     }
 
+    /// The partition of items (one per context of a history table) into the classes `keys`
+    /// named by `labels`, each item counting `weights[i]` (objects or blocks, bytes).
+    pub(crate) fn from_weights(
+        keys: Vec<u32>,
+        labels: Vec<String>,
+        weights: &[(usize, usize)],
+    ) -> Partition {
+        let mut rows: Vec<Row> = labels
+            .into_iter()
+            .enumerate()
+            .map(|(k, label)| Row {
+                label,
+                count: 0,
+                size: 0,
+                key: k as u32,
+            })
+            .collect();
+        for (&(c, s), &k) in weights.iter().zip(&keys) {
+            let r = &mut rows[k as usize];
+            r.count = r.count.saturating_add(c);
+            r.size = r.size.saturating_add(s);
+        }
+        rows.retain(|r| r.count != 0 || r.size != 0);
+        rows.sort_by(|a, b| {
+            b.size
+                .cmp(&a.size)
+                .then(b.count.cmp(&a.count))
+                .then_with(|| a.label.cmp(&b.label))
+        });
+        Partition { rows, keys }
+    }
+
     /// The partition of `objs` into the classes `keys` (one per object) named by `labels`;
     /// with `by_id`, each class is one object (`keys[i] == i`).
     pub(crate) fn from_classes(

@@ -44,6 +44,8 @@ pub(crate) struct Table<'a> {
     pub id_kinds: Option<&'a [&'a str]>,
     /// A note printed after the title (for example that figures are estimates).
     pub note: Option<&'a str>,
+    /// The first line, when not guppy's "Partition of a set of ..." (history tables).
+    pub title: Option<&'a str>,
 }
 
 impl Table<'_> {
@@ -66,11 +68,14 @@ impl Table<'_> {
         if self.by == By::Id {
             return self.write_ids(out);
         }
-        writeln!(
-            out,
-            "Partition of a set of {} objects. Total size = {} bytes.",
-            self.count, self.size
-        )?;
+        match self.title {
+            Some(t) => writeln!(out, "{t}")?,
+            None => writeln!(
+                out,
+                "Partition of a set of {} objects. Total size = {} bytes.",
+                self.count, self.size
+            )?,
+        }
         if let Some(note) = self.note {
             writeln!(out, "{note}")?;
         }

@@ -1,9 +1,11 @@
 //! Taking snapshots: `hpy()`, `Hpy` and thread-scoped marks.
 
-use super::{Heap, Mark, Obj};
+use super::history::{Figure, History};
+use super::{Heap, Mark, Meta, Obj};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::census::history::{self, CtxHistory};
 use crate::census::{self, guard, record, registry, threads, Stats};
 
 /// The entry point, as in guppy's `from guppy import hpy; h = hpy()`.
@@ -42,12 +44,18 @@ pub struct Hpy {
     _private: (),
 }
 
-/// The process-wide reference point: for each thread index, the first serial it shows.
-static RELHEAP: Mutex<Option<Arc<record::Watermarks>>> = Mutex::new(None);
+/// The process-wide reference point: for each thread index, the first serial it shows, and
+/// the allocation history then (what `Hpy::allocations` counts from).
+struct RelHeap {
+    marks: record::Watermarks,
+    history: Vec<CtxHistory>,
+}
+
+static RELHEAP: Mutex<Option<Arc<RelHeap>>> = Mutex::new(None);
 
 /// Runs `f` on the reference point, locked, as a fork-safe section (`sys::fork`): the lock
 /// is never held across a `fork()`.
-fn with_relheap<R>(f: impl FnOnce(&mut Option<Arc<record::Watermarks>>) -> R) -> R {
+fn with_relheap<R>(f: impl FnOnce(&mut Option<Arc<RelHeap>>) -> R) -> R {
     guard::internal(|| {
         crate::sys::fork::section(|| {
             // A panic while the lock was held cannot leave the Option half-written.
@@ -56,7 +64,7 @@ fn with_relheap<R>(f: impl FnOnce(&mut Option<Arc<record::Watermarks>>) -> R) ->
     })
 }
 
-fn relheap() -> Option<Arc<record::Watermarks>> {
+fn relheap() -> Option<Arc<RelHeap>> {
     with_relheap(|r| r.clone())
 }
 
@@ -132,6 +140,17 @@ pub(crate) fn thread_names(objs: &mut Vec<Obj>) -> HashMap<u16, String> {
         .collect()
 }
 
+/// The census's allocation history now, passed through `f`, with names for its contexts.
+fn history_now(
+    f: impl FnOnce(Vec<CtxHistory>) -> Vec<CtxHistory>,
+) -> (Vec<CtxHistory>, Arc<Meta>) {
+    guard::internal(|| {
+        let all = f(history::collect());
+        let meta = Meta::resolve(all.iter().map(|h| h.ctx), HashMap::new());
+        (all, Arc::new(meta))
+    })
+}
+
 impl Hpy {
     /// Every live object in the process (heapy's own bookkeeping excluded).
     ///
@@ -157,7 +176,10 @@ impl Hpy {
     #[doc(alias("snapshot", "live_objects"))]
     pub fn heap(&self) -> Heap {
         let rel = relheap();
-        take(|o| rel.as_ref().is_none_or(|wm| o.serial >= wm.get(o.thread)))
+        take(|o| {
+            rel.as_ref()
+                .is_none_or(|r| o.serial >= r.marks.get(o.thread))
+        })
     }
 
     /// Sets a process-wide reference point (guppy's `setrelheap`): later [`Hpy::heap`] calls
@@ -182,7 +204,12 @@ impl Hpy {
     /// ```
     #[doc(alias("baseline", "set_baseline", "reference_point"))]
     pub fn setrelheap(&self) {
-        let wm = guard::internal(|| Arc::new(record::watermarks()));
+        let wm = guard::internal(|| {
+            Arc::new(RelHeap {
+                marks: record::watermarks(),
+                history: history::collect(),
+            })
+        });
         let old = with_relheap(|r| r.replace(wm));
         guard::internal(|| drop(old));
     }
@@ -233,6 +260,72 @@ impl Hpy {
     #[doc(alias("counters", "memory_usage"))]
     pub fn stats(&self) -> Stats {
         census::collect_stats()
+    }
+
+    /// Every block allocated since the start (or since [`Hpy::setrelheap`]), freed ones
+    /// included, by kind: Count is blocks, Size their bytes. Where the allocation churn
+    /// comes from (`.bysite()` names the lines). A reallocation counts as a new block.
+    ///
+    /// Kept by every census that records every block; a sampling census
+    /// ([`Stacks::Sampled`](crate::Stacks::Sampled)) keeps no history, and the table is
+    /// empty. Another thread's latest blocks may be missing for a moment (each thread counts
+    /// in its own cache and adds to the shared figures now and then; a reader adds the
+    /// caches up as they are): the calling thread's own figures are exact.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// for i in 0..5 {
+    ///     drop(heapy::with_kind("Temp", || vec![0u8; 10 + i]));
+    /// }
+    /// let a = heapy::hpy().allocations();
+    /// let temp = a.rows().find(|r| r.label() == "Temp").unwrap();
+    /// assert_eq!((temp.count(), temp.size()), (5, 60));
+    /// println!("{}", a.bysite());
+    /// ```
+    #[doc(alias("totals", "churn", "allocated", "total_allocations"))]
+    pub fn allocations(&self) -> History {
+        let rel = relheap();
+        let (ctxs, meta) = history_now(|mut all| {
+            if let Some(r) = &rel {
+                let base: HashMap<u32, &CtxHistory> =
+                    r.history.iter().map(|h| (h.ctx, h)).collect();
+                for h in &mut all {
+                    if let Some(b) = base.get(&h.ctx) {
+                        h.alloc_blocks = h.alloc_blocks.saturating_sub(b.alloc_blocks);
+                        h.alloc_bytes = h.alloc_bytes.saturating_sub(b.alloc_bytes);
+                    }
+                }
+            }
+            all
+        });
+        let figure = if rel.is_some() {
+            Figure::AllocatedSinceRel
+        } else {
+            Figure::Allocated
+        };
+        History::new(&ctxs, meta, figure)
+    }
+
+    /// What the heap held at its highest point so far (since the start or the last
+    /// [`Hpy::reset_peak`]), by kind: Count is objects, Size their bytes. Its
+    /// [`size`](History::size) is [`Stats::peak_live_bytes`] exactly when one thread
+    /// allocates; with several allocating at once, each may be behind by its last
+    /// unflushed 16 KiB, as the peak figure itself. Not changed by [`Hpy::setrelheap`].
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let big = heapy::with_kind("Spike", || vec![0u8; 1 << 24]);
+    /// drop(big);
+    /// let p = heapy::hpy().at_peak();
+    /// let spike = p.rows().find(|r| r.label() == "Spike").unwrap();
+    /// assert_eq!((spike.count(), spike.size()), (1, 1 << 24));
+    /// ```
+    #[doc(alias("peak", "high_water_mark", "t_gmax", "peak_consumers"))]
+    pub fn at_peak(&self) -> History {
+        let (ctxs, meta) = history_now(|all| all);
+        History::new(&ctxs, meta, Figure::AtPeak)
     }
 
     /// Starts a new peak: `stats().peak_live_bytes` becomes the live bytes now.

@@ -1,0 +1,675 @@
+//! Per-context allocation history: what each context (a tag or an interned stack: what a
+//! row of a table is keyed by) allocated and freed since the start, the context's own
+//! highest live bytes, how long its freed blocks lived, and what it held when the process's
+//! heap was at its peak.
+//!
+//! ```text
+//!  allocation / free ──► the thread's cache line for the context (direct-mapped, 256 lines,
+//!                        the thread's own: plain loads and stores)
+//!                          │ evicted by another context, or the thread exits
+//!                          ▼
+//!                        the global entry of the context (one per possible context id,
+//!                        mapped from the kernel, touched only when a line is flushed)
+//! ```
+//!
+//! Two threads allocating from the same line never write one cache line on every allocation:
+//! each counts in its own cache, and the global entry is written when a line is evicted.
+//! A reader sums the global entries and every live thread's lines (each line read twice
+//! around its key, and left out if it changed meanwhile): figures of the moment for other
+//! threads' contexts, exact for the calling thread's.
+//!
+//! The heap at its peak is kept the way dhat keeps it, lazily, but without dhat's copy of
+//! every context: the process keeps a *peak generation* `GEN`, moved on when the heap starts
+//! to fall from a new maximum (the first free after an allocation that made a new peak). A
+//! context whose entry was last brought up to date in an older generation has not changed
+//! since that peak, so its figures at the peak are its figures now; the first allocation or
+//! free of the context in a new generation copies its figures *before* that change into its
+//! at-peak fields. So the hot path adds one load and one compare; the copy happens once per
+//! context touched after a peak. A thread notices a new peak without reading the global
+//! figures: it keeps the room between its pending live bytes and the peak as of its last
+//! flush (see `record::Local::live_change`). With one thread allocating, the at-peak figures
+//! are exact and add up to `Stats::peak_live_bytes`; with several, each thread's view of the
+//! peak may lag by its unflushed batch (16 KiB), as the peak figure itself does.
+//!
+//! Nothing here allocates through the global allocator, takes a lock, or panics.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use super::threads;
+use crate::stack;
+use crate::sys;
+
+/// Global entries for tags: tag ids at or past `TAG_SLOTS - 1` share the last one.
+const TAG_SLOTS: usize = 1 << 16;
+/// Global entries: every tag slot and every stack id (`BASE ..= MAX_ID`).
+const SLOTS: usize = TAG_SLOTS + (stack::MAX_ID - stack::BASE) as usize + 1;
+/// Lines of a thread's cache (a power of two).
+const LINES: usize = 256;
+/// Entries of a thread's mark log (a power of two), and probes before the overflow entry.
+const LOG_LEN: usize = 1024;
+const LOG_PROBES: usize = 16;
+/// The context id under which a mark log counts what found no room in it.
+pub(crate) const LOG_OVERFLOW: u32 = u32::MAX;
+
+/// The global entry index of context `ctx`.
+#[inline(always)]
+fn index(ctx: u32) -> usize {
+    if ctx < stack::BASE {
+        (ctx as usize).min(TAG_SLOTS - 1)
+    } else {
+        TAG_SLOTS + (ctx - stack::BASE) as usize
+    }
+}
+
+/// The context an entry index stands for (the last tag slot stands for every later tag:
+/// it is named as the tag table's "too many kinds").
+fn ctx_of(i: usize) -> u32 {
+    if i < TAG_SLOTS - 1 {
+        i as u32
+    } else if i == TAG_SLOTS - 1 {
+        super::tags::TOO_MANY
+    } else {
+        stack::BASE + (i - TAG_SLOTS) as u32
+    }
+}
+
+/// One context's history, process-wide (what flushed lines added).
+#[repr(C, align(128))]
+struct Entry {
+    alloc_blocks: AtomicU64,
+    alloc_bytes: AtomicU64,
+    free_blocks: AtomicU64,
+    free_bytes: AtomicU64,
+    /// Sum over freed blocks of the allocations made from the block's own to its free.
+    lifetime: AtomicU64,
+    /// Freed blocks with no other allocation on their thread in between.
+    short_lived: AtomicU64,
+    /// The context's own highest live bytes.
+    max_live: AtomicU64,
+    /// The generation the at-peak figures below belong to.
+    peak_gen: AtomicU64,
+    peak_blocks: AtomicU64,
+    peak_bytes: AtomicU64,
+    /// 1 once the entry is in `Table::used`.
+    listed: AtomicU32,
+}
+
+/// The global table: the entries, and the indices of those ever used (so a reader visits
+/// the contexts that exist, not every possible one).
+#[repr(C)]
+struct Table {
+    entries: [Entry; SLOTS],
+    used: [AtomicU32; SLOTS],
+    used_len: AtomicU32,
+}
+
+/// Relaxed: the peak generation is a counter; what it orders (the at-peak copies) is each
+/// thread's own program order, and across threads the figures are of the moment.
+static GEN: AtomicU64 = AtomicU64::new(1);
+/// The table, mapped on first use. Acquire/Release: the mapping is published with the
+/// pointer, and never unmapped.
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(core::ptr::null_mut());
+
+#[cold]
+fn map_table() -> Option<&'static Table> {
+    let p = sys::map_zeroed(core::mem::size_of::<Table>())?.cast::<Table>();
+    // AcqRel: Release publishes the zeroed mapping; Acquire sees a rival's if we lose.
+    let t = match TABLE.compare_exchange(
+        core::ptr::null_mut(),
+        p.as_ptr(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => p.as_ptr(),
+        Err(theirs) => {
+            // SAFETY: our mapping was never published; nothing else refers to it.
+            unsafe { sys::unmap(p.cast(), core::mem::size_of::<Table>()) };
+            theirs
+        }
+    };
+    // SAFETY: a published table is zeroed memory (valid atomics) that is never unmapped.
+    Some(unsafe { &*t })
+}
+
+#[inline(always)]
+fn table() -> Option<&'static Table> {
+    // Acquire: pairs with the Release that published the mapping.
+    let p = TABLE.load(Ordering::Acquire);
+    if p.is_null() {
+        return map_table();
+    }
+    // SAFETY: as in `map_table`.
+    Some(unsafe { &*p })
+}
+
+impl Table {
+    fn entry(&self, ctx: u32) -> &Entry {
+        let i = index(ctx);
+        let e = &self.entries[i];
+        // Relaxed: `listed` only makes one thread push the index; `used_len` is read with
+        // Acquire after the index is stored with Release.
+        if e.listed.load(Ordering::Relaxed) == 0 && e.listed.swap(1, Ordering::Relaxed) == 0 {
+            // Each entry is listed once, so the claims stay below SLOTS. A reader that comes
+            // between the claim and the store finds 0 there and passes it by (the context
+            // is then missing from that one reading).
+            let k = self.used_len.fetch_add(1, Ordering::Relaxed) as usize;
+            if let Some(u) = self.used.get(k) {
+                // Release: pairs with the reader's Acquire load of the index.
+                u.store(i as u32 + 1, Ordering::Release);
+            }
+        }
+        e
+    }
+}
+
+/// A line of a thread's cache: the context it holds and the changes not yet flushed.
+/// Written by its thread only (loads and stores), read by readers summing figures.
+#[repr(C, align(128))]
+struct Line {
+    /// The context + 1, 0 for an empty line.
+    key: AtomicU32,
+    alloc_blocks: AtomicU64,
+    alloc_bytes: AtomicU64,
+    free_blocks: AtomicU64,
+    free_bytes: AtomicU64,
+    lifetime: AtomicU64,
+    short_lived: AtomicU64,
+    /// The owner's own bookkeeping: the generation its entry's at-peak figures are up to
+    /// date with, the context's live bytes in the global entry when the line was filled,
+    /// and the highest live bytes seen through the line.
+    gen: AtomicU64,
+    base_live: AtomicU64,
+    max_live: AtomicU64,
+}
+
+/// A thread's mark log: this thread's allocations per context, counted while a mark made on
+/// the thread lives (see `Mark::allocations`).
+#[repr(C)]
+struct LogEntry {
+    /// The context + 1, 0 for an empty entry.
+    key: AtomicU64,
+    blocks: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// A thread's history state, mapped from the kernel when its census slot is first used and
+/// kept with the slot (a later thread of the slot finds it flushed and empty).
+#[repr(C)]
+pub(crate) struct ThreadHist {
+    lines: [Line; LINES],
+    /// Marks alive that log this thread's allocations. Changed by the thread itself (a new
+    /// mark) and by whoever drops the mark's last clone.
+    log_marks: AtomicU32,
+    log: [LogEntry; LOG_LEN],
+    /// What found no room in the log.
+    log_overflow: LogEntry,
+}
+
+/// The history state of census slot `t` (not a shared index), mapping it on first use.
+/// `None` if the kernel refuses (the thread's changes then go to the global entries).
+#[inline]
+pub(crate) fn thread_hist(t: u16) -> Option<&'static ThreadHist> {
+    let cell = &threads::slot(t).hist;
+    // Acquire: pairs with the Release that published the mapping.
+    let p = cell.load(Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: a published ThreadHist is zeroed memory (valid atomics), never unmapped.
+        return Some(unsafe { &*(p as *const ThreadHist) });
+    }
+    map_thread(cell)
+}
+
+#[cold]
+fn map_thread(cell: &AtomicPtr<u8>) -> Option<&'static ThreadHist> {
+    let p = sys::map_zeroed(core::mem::size_of::<ThreadHist>())?;
+    // AcqRel: as in `map_table`. Only the slot's thread maps it, so losing is not expected,
+    // but costs nothing to handle.
+    let h = match cell.compare_exchange(
+        core::ptr::null_mut(),
+        p.as_ptr(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => p.as_ptr(),
+        Err(theirs) => {
+            // SAFETY: our mapping was never published.
+            unsafe { sys::unmap(p, core::mem::size_of::<ThreadHist>()) };
+            theirs
+        }
+    };
+    // SAFETY: as in `thread_hist`.
+    Some(unsafe { &*(h as *const ThreadHist) })
+}
+
+/// The state of thread slot `t` if it was ever mapped (for readers: never maps).
+fn mapped(t: u16) -> Option<&'static ThreadHist> {
+    // Acquire: as in `thread_hist`.
+    let p = threads::slot(t).hist.load(Ordering::Acquire);
+    // SAFETY: as in `thread_hist`.
+    NonNull::new(p).map(|p| unsafe { &*(p.as_ptr() as *const ThreadHist) })
+}
+
+/// The current peak generation.
+#[inline(always)]
+fn gen() -> u64 {
+    GEN.load(Ordering::Relaxed)
+}
+
+/// The heap starts to fall from a new peak (or a new peak starts from now, `reset_peak`):
+/// every context's figures now are its figures at the peak.
+#[cold]
+pub(crate) fn peak_passed() {
+    GEN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What a block's free tells the history besides its size.
+#[derive(Clone, Copy)]
+pub(crate) struct Freed {
+    /// Allocations made from the block's own to its free (its lifetime, in allocations).
+    pub lifetime: u64,
+    /// No other allocation on the freeing thread since the block (freed by its own thread).
+    pub short: bool,
+}
+
+#[inline(always)]
+fn line_of(h: &ThreadHist, ctx: u32) -> &Line {
+    // A multiplicative hash of the id spreads both tag ids and stack ids over the lines.
+    let k = (ctx.wrapping_mul(0x9E37_79B1) >> 24) as usize & (LINES - 1);
+    &h.lines[k]
+}
+
+/// Adds `v` to an owner-written counter (load then store: only the owner writes it).
+#[inline(always)]
+fn add(c: &AtomicU64, v: u64) {
+    // Relaxed: the owner's own counter; readers take figures of the moment.
+    c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+}
+
+/// The line for `ctx` in `h`, flushing the context it held before if another, and bringing
+/// the context's at-peak figures up to date with the current generation.
+#[inline(always)]
+fn line_for(h: &ThreadHist, ctx: u32) -> &Line {
+    let l = line_of(h, ctx);
+    // Relaxed: only this thread writes the key.
+    if l.key.load(Ordering::Relaxed) != ctx.wrapping_add(1) {
+        refill(l, ctx);
+    }
+    let g = gen();
+    // Relaxed: the owner's own field.
+    if l.gen.load(Ordering::Relaxed) != g {
+        at_peak_copy(l, ctx, g);
+    }
+    l
+}
+
+/// Records an allocation of `size` bytes in context `ctx` by the thread whose history state
+/// is `h` (`None`: a shared index or no state, straight to the global entry).
+#[inline(always)]
+pub(crate) fn on_alloc(h: Option<&ThreadHist>, ctx: u32, size: usize) {
+    let Some(h) = h else {
+        return global_alloc(ctx, size);
+    };
+    let l = line_for(h, ctx);
+    add(&l.alloc_blocks, 1);
+    add(&l.alloc_bytes, size as u64);
+    // Relaxed: the owner's own fields.
+    let live = l
+        .base_live
+        .load(Ordering::Relaxed)
+        .wrapping_add(l.alloc_bytes.load(Ordering::Relaxed))
+        .wrapping_sub(l.free_bytes.load(Ordering::Relaxed));
+    if live as i64 > l.max_live.load(Ordering::Relaxed) as i64 {
+        l.max_live.store(live, Ordering::Relaxed);
+    }
+    // Relaxed: changed by marks (rarely); a mark made on this thread is seen at once.
+    if h.log_marks.load(Ordering::Relaxed) != 0 {
+        log(h, ctx, size);
+    }
+}
+
+/// Records the free of a block of `size` bytes in context `ctx` (see `on_alloc`).
+#[inline(always)]
+pub(crate) fn on_free(h: Option<&ThreadHist>, ctx: u32, size: usize, f: Freed) {
+    let Some(h) = h else {
+        return global_free(ctx, size, f);
+    };
+    let l = line_for(h, ctx);
+    add(&l.free_blocks, 1);
+    add(&l.free_bytes, size as u64);
+    add(&l.lifetime, f.lifetime);
+    add(&l.short_lived, u64::from(f.short));
+}
+
+#[cold]
+fn global_alloc(ctx: u32, size: usize) {
+    let Some(t) = table() else { return };
+    let e = t.entry(ctx);
+    global_peak_copy(e, gen());
+    // Relaxed: counters.
+    e.alloc_blocks.fetch_add(1, Ordering::Relaxed);
+    let b = e.alloc_bytes.fetch_add(size as u64, Ordering::Relaxed) + size as u64;
+    let live = b.wrapping_sub(e.free_bytes.load(Ordering::Relaxed));
+    if live as i64 > 0 {
+        e.max_live.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+#[cold]
+fn global_free(ctx: u32, size: usize, f: Freed) {
+    let Some(t) = table() else { return };
+    let e = t.entry(ctx);
+    global_peak_copy(e, gen());
+    // Relaxed: counters.
+    e.free_blocks.fetch_add(1, Ordering::Relaxed);
+    e.free_bytes.fetch_add(size as u64, Ordering::Relaxed);
+    e.lifetime.fetch_add(f.lifetime, Ordering::Relaxed);
+    e.short_lived.fetch_add(u64::from(f.short), Ordering::Relaxed);
+}
+
+/// Brings entry `e`'s at-peak figures up to generation `g` from its global figures (no line
+/// of a thread adds to them).
+fn global_peak_copy(e: &Entry, g: u64) {
+    // Relaxed: figures of the moment (see the module notes).
+    if e.peak_gen.load(Ordering::Relaxed) == g {
+        return;
+    }
+    let blocks = e
+        .alloc_blocks
+        .load(Ordering::Relaxed)
+        .wrapping_sub(e.free_blocks.load(Ordering::Relaxed));
+    let bytes = e
+        .alloc_bytes
+        .load(Ordering::Relaxed)
+        .wrapping_sub(e.free_bytes.load(Ordering::Relaxed));
+    e.peak_blocks.store(blocks, Ordering::Relaxed);
+    e.peak_bytes.store(bytes, Ordering::Relaxed);
+    e.peak_gen.store(g, Ordering::Relaxed);
+}
+
+/// The first change of `ctx` on this thread in generation `g`: its figures before the
+/// change are its figures at the peak.
+#[cold]
+#[inline(never)]
+fn at_peak_copy(l: &Line, ctx: u32, g: u64) {
+    // Relaxed: the owner's own field.
+    l.gen.store(g, Ordering::Relaxed);
+    let Some(t) = table() else { return };
+    let e = t.entry(ctx);
+    // Relaxed: figures of the moment (see the module notes).
+    if e.peak_gen.load(Ordering::Relaxed) == g {
+        return;
+    }
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let blocks = r(&e.alloc_blocks)
+        .wrapping_sub(r(&e.free_blocks))
+        .wrapping_add(r(&l.alloc_blocks))
+        .wrapping_sub(r(&l.free_blocks));
+    let bytes = r(&e.alloc_bytes)
+        .wrapping_sub(r(&e.free_bytes))
+        .wrapping_add(r(&l.alloc_bytes))
+        .wrapping_sub(r(&l.free_bytes));
+    e.peak_blocks.store(blocks, Ordering::Relaxed);
+    e.peak_bytes.store(bytes, Ordering::Relaxed);
+    e.peak_gen.store(g, Ordering::Relaxed);
+}
+
+/// Flushes line `l` into its context's global entry and empties it.
+fn flush_line(l: &Line) {
+    // Relaxed: only the owner writes the key.
+    let key = l.key.load(Ordering::Relaxed);
+    if key == 0 {
+        return;
+    }
+    // Release: a reader that sees the empty key (Acquire) after reading the deltas drops
+    // them (its second key read differs), so a change is never counted both in the line and
+    // in the entry by one reader. It may be counted in neither for a moment.
+    l.key.store(0, Ordering::Release);
+    let Some(t) = table() else { return };
+    let e = t.entry(key - 1);
+    let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
+    // Relaxed: counters whose sums are all that is asked of them.
+    e.alloc_blocks
+        .fetch_add(take(&l.alloc_blocks), Ordering::Relaxed);
+    e.alloc_bytes
+        .fetch_add(take(&l.alloc_bytes), Ordering::Relaxed);
+    e.free_blocks.fetch_add(take(&l.free_blocks), Ordering::Relaxed);
+    e.free_bytes.fetch_add(take(&l.free_bytes), Ordering::Relaxed);
+    e.lifetime.fetch_add(take(&l.lifetime), Ordering::Relaxed);
+    e.short_lived
+        .fetch_add(take(&l.short_lived), Ordering::Relaxed);
+    let max = l.max_live.load(Ordering::Relaxed);
+    if max as i64 > 0 {
+        e.max_live.fetch_max(max, Ordering::Relaxed);
+    }
+}
+
+/// Line `l` takes context `ctx` (flushing the one it held).
+#[cold]
+#[inline(never)]
+fn refill(l: &Line, ctx: u32) {
+    flush_line(l);
+    let Some(t) = table() else { return };
+    let e = t.entry(ctx);
+    // Relaxed: figures of the moment; the owner's own fields.
+    let live = e
+        .alloc_bytes
+        .load(Ordering::Relaxed)
+        .wrapping_sub(e.free_bytes.load(Ordering::Relaxed));
+    l.base_live.store(live, Ordering::Relaxed);
+    l.max_live.store(0, Ordering::Relaxed);
+    l.gen.store(e.peak_gen.load(Ordering::Relaxed), Ordering::Relaxed);
+    // Release: pairs with a reader's Acquire; the zeroed deltas come with the new key.
+    l.key.store(ctx.wrapping_add(1), Ordering::Release);
+}
+
+/// Flushes every line of a thread's state (the thread exits; the next occupant of its slot
+/// starts empty).
+pub(crate) fn flush_thread(h: &ThreadHist) {
+    for l in &h.lines {
+        flush_line(l);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn log(h: &ThreadHist, ctx: u32, size: usize) {
+    let key = u64::from(ctx) + 1;
+    let mut i = (ctx.wrapping_mul(0x9E37_79B1) >> 16) as usize & (LOG_LEN - 1);
+    for _ in 0..LOG_PROBES {
+        let e = &h.log[i];
+        // Relaxed: only this thread writes the log (readers take figures of the moment).
+        let k = e.key.load(Ordering::Relaxed);
+        if k == key {
+            add(&e.blocks, 1);
+            add(&e.bytes, size as u64);
+            return;
+        }
+        if k == 0 {
+            add(&e.blocks, 1);
+            add(&e.bytes, size as u64);
+            // Release: a reader that sees the key sees the counts it was given first.
+            e.key.store(key, Ordering::Release);
+            return;
+        }
+        i = (i + 1) & (LOG_LEN - 1);
+    }
+    add(&h.log_overflow.blocks, 1);
+    add(&h.log_overflow.bytes, size as u64);
+}
+
+/// A context's history figures (a row before names are given).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CtxHistory {
+    pub ctx: u32,
+    pub alloc_blocks: u64,
+    pub alloc_bytes: u64,
+    pub free_blocks: u64,
+    pub free_bytes: u64,
+    pub lifetime: u64,
+    pub short_lived: u64,
+    pub max_live: u64,
+    pub peak_blocks: u64,
+    pub peak_bytes: u64,
+}
+
+impl CtxHistory {
+    /// Blocks allocated and not freed.
+    pub(crate) fn live_blocks(&self) -> u64 {
+        self.alloc_blocks.saturating_sub(self.free_blocks)
+    }
+
+    /// Bytes allocated and not freed.
+    pub(crate) fn live_bytes(&self) -> u64 {
+        self.alloc_bytes.saturating_sub(self.free_bytes)
+    }
+}
+
+/// Every context's history now (call with the reentrancy flag held: allocates). Costs one
+/// step per context ever seen plus the lines of the threads alive.
+pub(crate) fn collect() -> Vec<CtxHistory> {
+    let Some(t) = table() else {
+        return Vec::new();
+    };
+    let g = gen();
+    // Relaxed: the claims; each index is read with Acquire below (0: not written yet).
+    let n = t.used_len.load(Ordering::Relaxed) as usize;
+    let mut out: Vec<CtxHistory> = Vec::with_capacity(n);
+    let mut pos = std::collections::HashMap::<u32, usize>::with_capacity(n);
+    for k in 0..n.min(SLOTS) {
+        // Acquire: as above.
+        let i = t.used[k].load(Ordering::Acquire);
+        if i == 0 {
+            continue;
+        }
+        let i = i as usize - 1;
+        let e = &t.entries[i];
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let ctx = ctx_of(i);
+        let mut h = CtxHistory {
+            ctx,
+            alloc_blocks: r(&e.alloc_blocks),
+            alloc_bytes: r(&e.alloc_bytes),
+            free_blocks: r(&e.free_blocks),
+            free_bytes: r(&e.free_bytes),
+            lifetime: r(&e.lifetime),
+            short_lived: r(&e.short_lived),
+            max_live: r(&e.max_live),
+            peak_blocks: 0,
+            peak_bytes: 0,
+        };
+        if r(&e.peak_gen) == g {
+            h.peak_blocks = r(&e.peak_blocks);
+            h.peak_bytes = r(&e.peak_bytes);
+        } else {
+            // Marked as "unchanged since the peak": filled in from the figures now below.
+            h.peak_blocks = u64::MAX;
+        }
+        pos.insert(ctx, out.len());
+        out.push(h);
+    }
+    threads::for_each_active(|ti| {
+        if threads::shared(ti) {
+            return;
+        }
+        let Some(th) = mapped(ti) else { return };
+        for l in &th.lines {
+            // Acquire: pairs with `refill`'s Release (the line's zeroed deltas).
+            let key = l.key.load(Ordering::Acquire);
+            if key == 0 {
+                continue;
+            }
+            let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            let d = [
+                r(&l.alloc_blocks),
+                r(&l.alloc_bytes),
+                r(&l.free_blocks),
+                r(&l.free_bytes),
+                r(&l.lifetime),
+                r(&l.short_lived),
+            ];
+            let max = r(&l.max_live);
+            // Acquire fence, then the key again: if the line was flushed or refilled while
+            // read, its deltas may be in the entry already: leave them out.
+            core::sync::atomic::fence(Ordering::Acquire);
+            if l.key.load(Ordering::Relaxed) != key {
+                continue;
+            }
+            let ctx = key - 1;
+            let Some(&p) = pos.get(&ctx) else { continue };
+            let h = &mut out[p];
+            h.alloc_blocks = h.alloc_blocks.wrapping_add(d[0]);
+            h.alloc_bytes = h.alloc_bytes.wrapping_add(d[1]);
+            h.free_blocks = h.free_blocks.wrapping_add(d[2]);
+            h.free_bytes = h.free_bytes.wrapping_add(d[3]);
+            h.lifetime = h.lifetime.wrapping_add(d[4]);
+            h.short_lived = h.short_lived.wrapping_add(d[5]);
+            if max as i64 > h.max_live as i64 {
+                h.max_live = max;
+            }
+        }
+    });
+    for h in &mut out {
+        if h.peak_blocks == u64::MAX {
+            h.peak_blocks = h.live_blocks();
+            h.peak_bytes = h.live_bytes();
+        }
+        // A context's own maximum is at least what it holds now and held at the peak.
+        h.max_live = h.max_live.max(h.live_bytes()).max(h.peak_bytes);
+    }
+    out.retain(|h| h.alloc_blocks != 0 || h.free_blocks != 0);
+    out
+}
+
+/// A copy of the calling thread's mark log (`(ctx, blocks, bytes)`; `LOG_OVERFLOW` for what
+/// found no room), for a mark made now or read now. Call with the reentrancy flag held.
+pub(crate) fn log_now(t: u16) -> Vec<(u32, u64, u64)> {
+    let Some(h) = mapped(t) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    for e in h.log.iter().chain(core::iter::once(&h.log_overflow)) {
+        // Acquire: pairs with `log`'s Release (the first counts come with the key).
+        let k = e.key.load(Ordering::Acquire);
+        let blocks = r(&e.blocks);
+        if blocks == 0 {
+            continue;
+        }
+        let ctx = if k == 0 { LOG_OVERFLOW } else { (k - 1) as u32 };
+        out.push((ctx, blocks, r(&e.bytes)));
+    }
+    out
+}
+
+/// A mark on thread `t` starts logging its allocations (called on thread `t`). The log is
+/// emptied when no mark used it any more. Call with the reentrancy flag held.
+pub(crate) fn log_start(t: u16) {
+    if threads::shared(t) {
+        return;
+    }
+    let Some(h) = thread_hist(t) else { return };
+    // Relaxed: the count only says whether to log; this thread is the only one that raises
+    // it from 0, so it alone clears the log, before raising it (no mark reads it then).
+    if h.log_marks.load(Ordering::Relaxed) == 0 {
+        for e in h.log.iter().chain(core::iter::once(&h.log_overflow)) {
+            e.key.store(0, Ordering::Relaxed);
+            e.blocks.store(0, Ordering::Relaxed);
+            e.bytes.store(0, Ordering::Relaxed);
+        }
+    }
+    h.log_marks.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A mark of thread `t` is gone (called on any thread).
+pub(crate) fn log_stop(t: u16) {
+    if threads::shared(t) {
+        return;
+    }
+    if let Some(h) = mapped(t) {
+        // Relaxed: see `log_start`.
+        let _ = h
+            .log_marks
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
