@@ -6,7 +6,9 @@
 //! that made it whatever the configuration is by then. Every configuration pays that same
 //! byte (the System baseline included), so ratios compare like with like.
 //!
-//! Configurations: `census` records every object without stacks (`Stacks::Off`);
+//! Configurations: `census` records every object without stacks (`Stacks::Off`) and
+//! without allocation history (`Census::history(false)`); `census+history` is the same
+//! census keeping history (the default: per-context totals and the heap at its peak);
 //! `census+fp-stacks` adds a frame-pointer stack to every object, `census+unwind` an unwound
 //! one, and `census+sampled` records only a byte-sample (mean gap 512 KiB) with stacks.
 //! (`HEAPY_STACKS` overrides every census here: leave it unset.)
@@ -29,9 +31,11 @@ const DHAT: u8 = 2;
 const FP: u8 = 3;
 const SAMPLED: u8 = 4;
 const UNWIND: u8 = 5;
+const HISTORY: u8 = 6;
 
 static MODE: AtomicU8 = AtomicU8::new(CENSUS);
-static HEAPY: heapy::Census = heapy::Census::new().stacks(Stacks::Off);
+static HEAPY: heapy::Census = heapy::Census::new().stacks(Stacks::Off).history(false);
+static HEAPY_HISTORY: heapy::Census = heapy::Census::new().stacks(Stacks::Off);
 static HEAPY_FP: heapy::Census = heapy::Census::new().stacks(Stacks::FramePointers);
 static HEAPY_SAMPLED: heapy::Census = heapy::Census::new().stacks(Stacks::SAMPLED);
 static HEAPY_UNWIND: heapy::Census = heapy::Census::new().stacks(Stacks::Unwind);
@@ -46,6 +50,7 @@ fn route(mode: u8) -> &'static dyn GlobalAlloc {
         FP => &HEAPY_FP,
         SAMPLED => &HEAPY_SAMPLED,
         UNWIND => &HEAPY_UNWIND,
+        HISTORY => &HEAPY_HISTORY,
         _ => &HEAPY,
     }
 }
@@ -233,12 +238,14 @@ fn main() {
         ("census+fp-stacks", FP),
         ("census+sampled", SAMPLED),
         ("census+unwind", UNWIND),
+        ("census+history", HISTORY),
     ];
 
     println!(
         "heapy overhead benchmark: {reps} interleaved repetitions, medians, ns per alloc+free pair"
     );
     let mut dhat_over_unwind: Vec<f64> = Vec::new();
+    let mut history_over_census: Vec<f64> = Vec::new();
     let mut ratios: Vec<(String, Vec<f64>)> = configs[1..]
         .iter()
         .map(|(n, _)| (n.to_string(), Vec::new()))
@@ -276,6 +283,8 @@ fn main() {
                 med[4] / med[0],
                 med[2] / med[5]
             );
+            println!("    history/census {:.3}x", med[6] / med[1]);
+            history_over_census.push(med[6] / med[1]);
             dhat_over_unwind.push(med[2] / med[5]);
         }
     }
@@ -290,5 +299,7 @@ fn main() {
         .cloned()
         .fold(f64::INFINITY, f64::min);
     println!("unwind vs dhat {least:.2}x faster");
+    let worst = history_over_census.iter().cloned().fold(0.0, f64::max);
+    println!("history vs census {worst:.3}x (worst workload; 1 and 2 threads)");
     println!("metadata {meta:.1} bytes/object");
 }

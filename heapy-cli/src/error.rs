@@ -38,6 +38,9 @@ pub(crate) enum CliError {
         "no mprofile_*.dat file here: record one with `heapy mprof run -- <cmd>` or name a file"
     )]
     NoRecording,
+    /// Options that do not go together.
+    #[error("{0}")]
+    Usage(String),
     /// `--interval` out of range.
     #[error("--interval must be a positive number of seconds up to a day (86400), not {0}")]
     Interval(f64),

@@ -1,12 +1,12 @@
-//! `heapy view snap.json [--by kind|site|size|thread|id] [--all] [--fit]`: a snapshot's
-//! table.
+//! `heapy view snap.json [--by kind|site|size|thread|id] [--all] [--fit] [--alloc|--peak]`:
+//! a snapshot's table, or the tables of its allocation history.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use heapy::{By, Heap};
 
-use crate::error::Result;
+use crate::error::{CliError, Result};
 
 use crate::fit::{self, Col};
 
@@ -30,10 +30,42 @@ pub(crate) struct ViewArgs {
     /// labels, instead of guppy's fixed columns.
     #[arg(long)]
     fit: bool,
+    /// Show every block allocated since the program started (freed ones included) instead
+    /// of the live objects: where the allocation churn comes from (`--by kind` or `site`).
+    #[arg(long, conflicts_with = "peak")]
+    alloc: bool,
+    /// Show what the heap held at its peak instead of the live objects (`--by kind` or
+    /// `site`).
+    #[arg(long)]
+    peak: bool,
 }
 
 pub(crate) fn run(a: ViewArgs) -> Result<()> {
     let h = Heap::load(&a.snapshot)?;
+    if a.alloc || a.peak {
+        let hist = if a.alloc { h.allocations() } else { h.at_peak() };
+        let Some(hist) = hist else {
+            return Err(CliError::Format {
+                path: a.snapshot,
+                problem: "this snapshot has no allocation history (written by a heapy without \
+                          it, by a sampling census or one built with history(false), or a \
+                          subset of a heap): --alloc and --peak need it",
+            });
+        };
+        let hist = match a.by {
+            None | Some(By::Kind) => hist.bykind(),
+            Some(By::Site) => hist.bysite(),
+            Some(other) => {
+                return Err(CliError::Usage(format!(
+                    "--alloc and --peak group by kind or site, not by {}",
+                    other.name()
+                )))
+            }
+        };
+        let hist = if a.all { hist.all() } else { hist };
+        print!("{}", fit::cli_words(&hist.to_string()));
+        return Ok(());
+    }
     let h = match a.by {
         Some(by) => h.by(by),
         None => h,

@@ -44,6 +44,7 @@ pub struct Census<A = System> {
     report_leaks: bool,
     /// Which allocation stacks to capture (see `stacks`).
     stacks: Stacks,
+    history: bool,
 }
 
 impl Census<System> {
@@ -59,6 +60,7 @@ impl Census<System> {
             inner: System,
             report_leaks: false,
             stacks: Stacks::Auto,
+            history: true,
         }
     }
 }
@@ -84,6 +86,7 @@ impl<A> Census<A> {
             inner,
             report_leaks: false,
             stacks: Stacks::Auto,
+            history: true,
         }
     }
 
@@ -127,6 +130,27 @@ impl<A> Census<A> {
     #[doc(alias("backtraces", "capture"))]
     pub const fn stacks(mut self, stacks: Stacks) -> Self {
         self.stacks = stacks;
+        self
+    }
+
+    /// The same census, keeping allocation history (`history = true`, the default) or not.
+    /// History is what [`Hpy::allocations`](crate::Hpy::allocations),
+    /// [`Hpy::at_peak`](crate::Hpy::at_peak), [`Mark::allocations`](crate::Mark::allocations)
+    /// and [`assert_allocations!`](crate::assert_allocations) show: per-context counters
+    /// kept at every allocation and free (see the README's "What it costs"). Without it
+    /// those tables are empty; the live census, stats and peak figure are unchanged.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static CENSUS: heapy::Census = heapy::Census::new().history(false);
+    ///
+    /// let mark = heapy::hpy().mark();
+    /// drop(vec![0u8; 10]);
+    /// assert_eq!(mark.allocations().count(), 0);
+    /// ```
+    #[doc(alias("totals", "allocation_history"))]
+    pub const fn history(mut self, history: bool) -> Self {
+        self.history = history;
         self
     }
 
@@ -183,7 +207,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         // SAFETY: `outer` has a non-zero size and the caller's valid alignment.
         let p = unsafe { self.inner.alloc(outer) };
         if !p.is_null() {
-            let mark = record::on_alloc(p as usize, layout.size(), self.stacks);
+            let mark = record::on_alloc(p as usize, layout.size(), self.stacks, self.history);
             // SAFETY: the block has `layout.size() + 4` bytes.
             unsafe { trailer::write(p, layout.size(), mark) };
         }
@@ -202,7 +226,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
         // the caller's valid alignment, as `alloc_zeroed` requires.
         let p = unsafe { self.inner.alloc_zeroed(outer) };
         if !p.is_null() {
-            let mark = record::on_alloc(p as usize, layout.size(), self.stacks);
+            let mark = record::on_alloc(p as usize, layout.size(), self.stacks, self.history);
             // SAFETY: the block has `layout.size() + 4` bytes; the caller's bytes stay zero.
             unsafe { trailer::write(p, layout.size(), mark) };
         }
@@ -220,7 +244,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             // SAFETY: the block is ours to write until it is freed below.
             unsafe { core::ptr::write_bytes(ptr, 0, layout.size()) };
         }
-        record::on_free(mark, layout.size(), self.stacks);
+        record::on_free(mark, layout.size(), self.stacks, self.history);
         // `outer` cannot fail: it succeeded when this block was allocated.
         if let Some(outer) = trailer::outer(layout) {
             // SAFETY: the block was allocated by `inner` with exactly `outer`.
@@ -268,8 +292,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Census<A> {
             // The old block, its trailer and its record are untouched.
             return q;
         }
-        record::on_free(mark, layout.size(), self.stacks);
-        let new_mark = record::on_alloc(q as usize, new_size, self.stacks);
+        record::on_free(mark, layout.size(), self.stacks, self.history);
+        let new_mark = record::on_alloc(q as usize, new_size, self.stacks, self.history);
         // SAFETY: the new block has `new_size + 4` bytes.
         unsafe { trailer::write(q, new_size, new_mark) };
         q

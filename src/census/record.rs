@@ -276,9 +276,10 @@ pub(crate) fn current_thread_in_guard() -> u16 {
 /// Records a new block `addr` of `size` bytes made by a census capturing `stacks`; returns
 /// the trailer mark for it.
 #[inline(always)]
-pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
+pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks, history: bool) -> u32 {
     let stacks = crate::stack::effective(stacks);
     let sampling = crate::stack::sample_bytes(stacks);
+    let history = history && sampling.is_none();
     if let Some(mean) = sampling {
         // A sampling census decides first, and passes most blocks by without taking the
         // reentrancy flag (it only reads it: heapy's own blocks stay internal).
@@ -309,7 +310,7 @@ pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
                 if !threads::shared(t) {
                     l.own_live.set(l.own_live.get() + 1);
                 }
-                if sampling.is_none() {
+                if history {
                     history::on_alloc(l.hist_state(t), ctx, size);
                 }
                 slot
@@ -318,7 +319,7 @@ pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks) -> u32 {
         }
     }) {
         Ok(mark) => mark,
-        Err(_) => on_alloc_shared(addr, size, ctx, sampling.is_none()),
+        Err(_) => on_alloc_shared(addr, size, ctx, history),
     }
 }
 
@@ -515,7 +516,8 @@ fn on_alloc_shared(addr: usize, size: usize, ctx: u32, keep_history: bool) -> u3
 
 /// Records that the block whose trailer holds `mark`, of `size` bytes, is freed.
 #[inline(always)]
-pub(crate) fn on_free(mark: u32, size: usize, stacks: Stacks) {
+pub(crate) fn on_free(mark: u32, size: usize, stacks: Stacks, history: bool) {
+    let history = history && keep_history(stacks);
     if mark == INTERNAL {
         return;
     }
@@ -532,7 +534,7 @@ pub(crate) fn on_free(mark: u32, size: usize, stacks: Stacks) {
                 count_free(t, size);
                 if mark != UNTRACKED && mark != UNSAMPLED {
                     let (owner, ctx, serial) = registry::clear_full(mark);
-                    if keep_history(stacks) {
+                    if history {
                         let now = l.serial_pos();
                         let f = Freed {
                             lifetime: now.saturating_sub(serial),
@@ -552,7 +554,7 @@ pub(crate) fn on_free(mark: u32, size: usize, stacks: Stacks) {
             })
             .is_ok();
     if !done {
-        on_free_shared(mark, size, keep_history(stacks));
+        on_free_shared(mark, size, history);
     }
 }
 

@@ -88,6 +88,7 @@ impl Heap {
                 start: 0,
                 all: false,
                 part: Arc::new(OnceLock::new()),
+                history: None,
             }
         })
     }

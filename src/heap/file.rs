@@ -11,13 +11,18 @@
 //!   "kinds":[{"ctx":5,"kind":"Person","site":null,"frames":[
 //!             {"function":"demo::load","file":"src/main.rs","line":20}, ...]}, ...],
 //!   "object_fields":["address","size","serial","thread","ctx"],
-//!   "objects":[[140231,24,17,1,5], ...]}}
+//!   "objects":[[140231,24,17,1,5], ...],
+//!   "history_fields":["ctx","alloc_blocks",...],   version 2: the allocation history,
+//!   "history":[[5,1000,24000,999,23976,...], ...]}}  one row per context
 //! ```
 //!
 //! The checksum is FNV-1a (64 bits) of the body's bytes exactly as they stand in the file,
 //! so a flipped bit anywhere in the body is caught; `body_bytes` tells a file cut short
-//! (shorter than it says) from one damaged in place (as long as it says). Version 1 is the only version so far; a
-//! reader refuses newer versions with [`Error::UnsupportedVersion`]. The file ends with the
+//! (shorter than it says) from one damaged in place (as long as it says). Version 2 adds the
+//! census's allocation history (per context: blocks and bytes allocated and freed, lifetimes,
+//! the context's own maximum and its figures at the heap's peak); a heap without history is
+//! written as version 1, and version-1 files load as heaps without history. A reader refuses
+//! newer versions with [`Error::UnsupportedVersion`]. The file ends with the
 //! closing brace (no newline), so any cut-short copy is detected as truncated.
 
 use std::collections::HashSet;
@@ -31,6 +36,7 @@ use super::meta::Meta;
 use super::view::View;
 use super::Obj;
 use super::{By, Heap};
+use crate::census::history::CtxHistory;
 use crate::census::{guard, registry};
 use crate::stack::{Description, Frame};
 use crate::sys::atomic;
@@ -38,8 +44,9 @@ use crate::{Error, Result};
 
 /// The `format` field of every snapshot file.
 const FORMAT: &str = "heapy-snapshot";
-/// The newest (and so far only) version this build writes and reads.
-const VERSION: u64 = 1;
+/// The newest version this build writes and reads (2: with allocation history; a heap
+/// without history is written as version 1).
+const VERSION: u64 = 2;
 /// How every file heapy writes begins.
 const MAGIC: &str = "{\"format\":\"heapy-snapshot\"";
 
@@ -52,6 +59,10 @@ struct Body {
     kinds: Vec<KindEntry>,
     object_fields: Vec<String>,
     objects: Vec<(usize, usize, u64, u16, u32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    history_fields: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<[u64; 10]>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,6 +93,33 @@ struct Envelope<'a> {
 }
 
 const OBJECT_FIELDS: [&str; 5] = ["address", "size", "serial", "thread", "ctx"];
+const HISTORY_FIELDS: [&str; 10] = [
+    "ctx",
+    "alloc_blocks",
+    "alloc_bytes",
+    "free_blocks",
+    "free_bytes",
+    "lifetime",
+    "short_lived",
+    "max_live",
+    "peak_blocks",
+    "peak_bytes",
+];
+
+fn history_row(h: &CtxHistory) -> [u64; 10] {
+    [
+        u64::from(h.ctx),
+        h.alloc_blocks,
+        h.alloc_bytes,
+        h.free_blocks,
+        h.free_bytes,
+        h.lifetime,
+        h.short_lived,
+        h.max_live,
+        h.peak_blocks,
+        h.peak_bytes,
+    ]
+}
 
 /// FNV-1a, 64 bits.
 fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -102,7 +140,10 @@ impl Heap {
     fn snapshot_bytes(&self) -> Result<Vec<u8>> {
         // A subset (a filter, a row, a difference) shares its parent's names table: only
         // the kinds and threads its own objects name go into the file.
-        let ctxs: HashSet<u32> = self.objs.iter().map(|o| o.ctx).collect();
+        let mut ctxs: HashSet<u32> = self.objs.iter().map(|o| o.ctx).collect();
+        if let Some(h) = &self.history {
+            ctxs.extend(h.iter().map(|h| h.ctx));
+        }
         let thread_ids: HashSet<u16> = self.objs.iter().map(|o| o.thread).collect();
         let mut threads: Vec<ThreadEntry> = self
             .meta
@@ -145,13 +186,22 @@ impl Heap {
                 .iter()
                 .map(|o| (o.addr, o.size, o.serial, o.thread, o.ctx))
                 .collect(),
+            history_fields: self
+                .history
+                .as_ref()
+                .map(|_| HISTORY_FIELDS.iter().map(|s| s.to_string()).collect()),
+            history: self
+                .history
+                .as_ref()
+                .map(|h| h.iter().map(history_row).collect()),
         };
+        let version = if body.history.is_some() { VERSION } else { 1 };
         let body = serde_json::to_vec(&body).map_err(|e| Error::Encode {
             what: "snapshot",
             source: e.into(),
         })?;
         let head = format!(
-            "{MAGIC},\"version\":{VERSION},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":",
+            "{MAGIC},\"version\":{version},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":",
             checksum_text(&body),
             body.len()
         );
@@ -379,7 +429,42 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
             ctx,
         })
         .collect();
-    let heap = Heap::from_parts(objs, Arc::new(meta));
+    let history = match (version, body.history_fields, body.history) {
+        (1, None, None) => None,
+        (1, _, _) => return Err(corrupt("a version 1 file with history".into())),
+        (_, Some(fields), Some(rows)) if fields == HISTORY_FIELDS => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let ctx = u32::try_from(r[0])
+                    .map_err(|_| corrupt(format!("a context id of {} is not possible", r[0])))?;
+                if r[2] < r[4] || r[1] < r[3] {
+                    return Err(corrupt(format!(
+                        "context {ctx} freed more than it allocated"
+                    )));
+                }
+                out.push(CtxHistory {
+                    ctx,
+                    alloc_blocks: r[1],
+                    alloc_bytes: r[2],
+                    free_blocks: r[3],
+                    free_bytes: r[4],
+                    lifetime: r[5],
+                    short_lived: r[6],
+                    max_live: r[7],
+                    peak_blocks: r[8],
+                    peak_bytes: r[9],
+                });
+            }
+            Some(Arc::new(out))
+        }
+        (_, Some(fields), Some(_)) => {
+            return Err(corrupt(format!(
+                "history fields are {fields:?}, expected {HISTORY_FIELDS:?}"
+            )))
+        }
+        _ => return Err(corrupt("a version 2 file without its history".into())),
+    };
+    let heap = Heap::from_parts(objs, Arc::new(meta)).with_history(history);
     let by = body.view.parse::<By>().unwrap_or(By::Kind);
     Ok(heap.with_view(by))
 }
@@ -454,7 +539,7 @@ mod tests {
             let body = text[at..text.len() - 1]
                 .replace("\"view\":\"size\"", &format!("\"view\":\"{view}\""));
             let file = format!(
-                "{MAGIC},\"version\":{VERSION},\"checksum\":\"{}\",\"body_bytes\":{},\"body\":{body}}}",
+                "{MAGIC},\"version\":1,\"checksum\":\"{}\",\"body_bytes\":{},\"body\":{body}}}",
                 checksum_text(body.as_bytes()),
                 body.len()
             );

@@ -40,6 +40,7 @@ pub use view::By;
 use view::View;
 
 use crate::census::guard;
+use crate::census::history::CtxHistory;
 use crate::{Error, Result};
 use partition::Partition;
 
@@ -75,6 +76,10 @@ pub struct Heap {
     start: usize,
     all: bool,
     part: Arc<OnceLock<Partition>>,
+    /// The census's allocation history when the heap was taken (a whole-process snapshot,
+    /// or a file of one), for [`Heap::allocations`] and [`Heap::at_peak`] and the exports;
+    /// `None` for subsets, marks and combinations, and for files without history.
+    history: Option<Arc<Vec<CtxHistory>>>,
 }
 
 impl Heap {
@@ -92,8 +97,67 @@ impl Heap {
                 start: 0,
                 all: false,
                 part: Arc::new(OnceLock::new()),
+                history: None,
             }
         })
+    }
+
+    /// The same heap carrying `history` (its contexts must be named in its names table).
+    pub(crate) fn with_history(mut self, history: Option<Arc<Vec<CtxHistory>>>) -> Heap {
+        self.history = history;
+        self
+    }
+
+    /// A heap of this process's live objects `objs` with the allocation history `history`,
+    /// resolving the names of both now.
+    pub(crate) fn resolve_with_history(mut objs: Vec<Obj>, history: Vec<CtxHistory>) -> Heap {
+        guard::internal(|| {
+            let mut ctxs: intmap::IntSet<u32> = objs.iter().map(|o| o.ctx).collect();
+            ctxs.extend(history.iter().map(|h| h.ctx));
+            let threads = snapshot::thread_names(&mut objs);
+            Heap::from_parts(objs, Arc::new(Meta::resolve(ctxs, threads)))
+                .with_history(Some(Arc::new(history)))
+        })
+    }
+
+    /// Every block allocated since the start of the program the heap was taken from (freed
+    /// ones included), as [`Hpy::allocations`] showed it when the heap was taken; `None`
+    /// when the heap carries no history (a subset, a mark's heap, a file written without
+    /// it, a sampling census).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// drop(heapy::with_kind("Gone", || vec![0u8; 40]));
+    /// let h = heapy::hpy().heap();
+    /// let a = h.allocations().unwrap();
+    /// assert!(a.rows().any(|r| r.label() == "Gone" && r.count() >= 1));
+    /// assert!(h.row(0).allocations().is_none());
+    /// ```
+    #[doc(alias("totals", "churn"))]
+    pub fn allocations(&self) -> Option<History> {
+        let h = self.history.as_ref()?;
+        Some(History::new(h, self.meta.clone(), history::Figure::Allocated))
+    }
+
+    /// What the heap held at its peak, as [`Hpy::at_peak`] showed it when the heap was
+    /// taken; `None` when the heap carries no history (see [`Heap::allocations`]).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let h = heapy::hpy().heap();
+    /// assert!(h.at_peak().unwrap().size() >= h.size());
+    /// ```
+    #[doc(alias("peak", "high_water_mark"))]
+    pub fn at_peak(&self) -> Option<History> {
+        let h = self.history.as_ref()?;
+        Some(History::new(h, self.meta.clone(), history::Figure::AtPeak))
+    }
+
+    /// The per-context history the heap carries, if any (for files and exports).
+    pub(crate) fn history(&self) -> Option<&Arc<Vec<CtxHistory>>> {
+        self.history.as_ref()
     }
 
     /// A heap of live objects from this process, resolving their names now.
@@ -129,6 +193,7 @@ impl Heap {
             start: 0,
             all: false,
             part,
+            history: self.history.clone(),
         }
     }
 
@@ -141,6 +206,7 @@ impl Heap {
             start: 0,
             all: false,
             part: Arc::new(OnceLock::new()),
+            history: None,
         })
     }
 

@@ -176,10 +176,22 @@ impl Hpy {
     #[doc(alias("snapshot", "live_objects"))]
     pub fn heap(&self) -> Heap {
         let rel = relheap();
-        take(|o| {
-            rel.as_ref()
-                .is_none_or(|r| o.serial >= r.marks.get(o.thread))
-        })
+        let objs = guard::internal(|| {
+            let mut found = Vec::new();
+            registry::for_each_live_slot(|slot, o| {
+                if rel
+                    .as_ref()
+                    .is_none_or(|r| o.serial >= r.marks.get(o.thread))
+                {
+                    found.push((o, slot));
+                }
+            });
+            still_live(found)
+        });
+        // The history as of the copy's end (after the objects: an object in the copy is in
+        // its context's figures).
+        let hist = guard::internal(history::collect);
+        Heap::resolve_with_history(objs, hist)
     }
 
     /// Sets a process-wide reference point (guppy's `setrelheap`): later [`Hpy::heap`] calls
