@@ -45,15 +45,53 @@ struct ProgramPoint {
     fs: Vec<usize>,
 }
 
+/// One program point's figures (DHAT's names; see `Heap::dhat_json`).
+#[derive(Clone, Copy, Default)]
+struct Figures {
+    tb: u64,
+    tbk: u64,
+    tl: u64,
+    mb: u64,
+    mbk: u64,
+    gb: u64,
+    gbk: u64,
+    eb: u64,
+    ebk: u64,
+}
+
+impl Figures {
+    /// Adds another context's figures to the same point (two contexts with one stack: the
+    /// point's maximum is at most the sum of theirs).
+    fn add(&mut self, o: &Figures) {
+        self.tb += o.tb;
+        self.tbk += o.tbk;
+        self.tl += o.tl;
+        self.mb += o.mb;
+        self.mbk += o.mbk;
+        self.gb += o.gb;
+        self.gbk += o.gbk;
+        self.eb += o.eb;
+        self.ebk += o.ebk;
+    }
+}
+
 impl Heap {
     /// The set in DHAT's JSON format, as dhat-rs writes `dhat-heap.json`, for DHAT's viewer
     /// (`dh_view.html`, shipped with valgrind). One program point per allocation stack (or
     /// kind, where no stack was captured), its frames most recent first, the kind as the
     /// first frame.
     ///
-    /// A snapshot holds the objects live at one moment, not a history: each point's total,
-    /// its figure at the global peak and at the end are all the live bytes and blocks of
-    /// the set, and lifetimes are unknown (given as 0).
+    /// A whole-process snapshot ([`Hpy::heap`](crate::Hpy::heap), or a file of one) carries
+    /// the census's allocation history, and each point then has DHAT's true figures, so that
+    /// dh_view's sorts by total, by at-t-gmax and by at-t-end all work: `tb`/`tbk` every
+    /// block allocated, `gb`/`gbk` what was live at the heap's peak, `eb`/`ebk` what is live
+    /// now, `mb` the point's own highest live bytes (`mbk`, which heapy does not keep, is
+    /// given as the larger of `gbk` and `ebk`, a lower bound), and `tl` the freed blocks'
+    /// lifetimes measured in allocations (`tu` is then `"allocations"`, not time; blocks
+    /// still live add nothing to it). A heap without history (a subset, a mark's heap, a
+    /// sampling census) holds the objects live at one moment: each point's total, its
+    /// figure at the peak and at the end are all the live bytes and blocks of the set, and
+    /// lifetimes are unknown (0).
     ///
     /// ```
     /// #[global_allocator]
@@ -75,11 +113,48 @@ impl Heap {
     fn dhat_encoded(&self) -> Result<String> {
         guard::internal(|| {
             let meta = self.meta();
-            // (bytes, blocks) per context; scaled estimates for a sampled heap.
-            let by_ctx: BTreeMap<u32, (u64, u64)> = super::per_context(self)
-                .into_iter()
-                .map(|(c, (n, b))| (c, (b, n)))
-                .collect();
+            // The figures per context: from the history when the heap has it, else the live
+            // objects (scaled estimates for a sampled heap) for every figure.
+            let by_ctx: BTreeMap<u32, Figures> = match self.history() {
+                Some(hist) => hist
+                    .iter()
+                    .map(|h| {
+                        let f = Figures {
+                            tb: h.alloc_bytes,
+                            tbk: h.alloc_blocks,
+                            tl: h.lifetime,
+                            mb: h.max_live,
+                            mbk: h.peak_blocks.max(h.live_blocks()),
+                            gb: h.peak_bytes,
+                            gbk: h.peak_blocks,
+                            eb: h.live_bytes(),
+                            ebk: h.live_blocks(),
+                        };
+                        (h.ctx, f)
+                    })
+                    .collect(),
+                None => super::per_context(self)
+                    .into_iter()
+                    .map(|(c, (n, b))| {
+                        let f = Figures {
+                            tb: b,
+                            tbk: n,
+                            tl: 0,
+                            mb: b,
+                            mbk: n,
+                            gb: b,
+                            gbk: n,
+                            eb: b,
+                            ebk: n,
+                        };
+                        (c, f)
+                    })
+                    .collect(),
+            };
+            let (tg, te, tu) = match self.history() {
+                Some(hist) => (0, hist.iter().map(|h| h.alloc_blocks).sum(), "allocations"),
+                None => (0, 0, "µs"),
+            };
             let mut ftbl = vec!["[root]".to_owned()];
             let mut index: HashMap<String, usize> = HashMap::new();
             let mut intern = |s: String| {
@@ -88,8 +163,8 @@ impl Heap {
                     ftbl.len() - 1
                 })
             };
-            let mut points: BTreeMap<Vec<usize>, (u64, u64)> = BTreeMap::new();
-            for (ctx, (bytes, blocks)) in by_ctx {
+            let mut points: BTreeMap<Vec<usize>, Figures> = BTreeMap::new();
+            for (ctx, fig) in by_ctx {
                 let info = meta.kinds.get(&ctx);
                 let kind = meta.kind(ctx).to_owned();
                 let mut fs = Vec::new();
@@ -105,22 +180,20 @@ impl Heap {
                     };
                     fs.push(intern(loc));
                 }
-                let e = points.entry(fs).or_default();
-                e.0 += bytes;
-                e.1 += blocks;
+                points.entry(fs).or_default().add(&fig);
             }
             let pps = points
                 .into_iter()
-                .map(|(fs, (b, n))| ProgramPoint {
-                    tb: b,
-                    tbk: n,
-                    tl: 0,
-                    mb: b,
-                    mbk: n,
-                    gb: b,
-                    gbk: n,
-                    eb: b,
-                    ebk: n,
+                .map(|(fs, f)| ProgramPoint {
+                    tb: f.tb,
+                    tbk: f.tbk,
+                    tl: f.tl,
+                    mb: f.mb,
+                    mbk: f.mbk,
+                    gb: f.gb,
+                    gbk: f.gbk,
+                    eb: f.eb,
+                    ebk: f.ebk,
                     fs,
                 })
                 .collect();
@@ -130,13 +203,13 @@ impl Heap {
                 verb: "Allocated",
                 bklt: true,
                 bkacc: false,
-                tu: "µs",
+                tu,
                 Mtu: "s",
                 tuth: 10,
                 cmd: std::env::args().collect::<Vec<_>>().join(" "),
                 pid: std::process::id(),
-                tg: 0,
-                te: 0,
+                tg,
+                te,
                 pps,
                 ftbl,
             };

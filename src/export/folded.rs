@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::census::guard;
-use crate::heap::{Description, Heap};
+use crate::heap::{Description, Heap, History, Meta};
 
 /// A frame name safe for the folded format (`;` separates frames, the last space the count).
 fn clean(name: &str) -> String {
@@ -54,21 +54,61 @@ impl Heap {
     #[doc(alias("folded_stacks", "collapsed_stacks"))]
     pub fn folded(&self) -> String {
         guard::internal(|| {
-            let meta = self.meta();
-            let mut by_stack: BTreeMap<String, u64> = BTreeMap::new();
-            for (ctx, (_, bytes)) in super::per_context(self) {
-                let key = stack(meta.kinds.get(&ctx).map(|d| &**d), meta.kind(ctx)).join(";");
-                let e = by_stack.entry(key).or_default();
-                *e = e.saturating_add(bytes);
-            }
-            let mut out = String::new();
-            for (stack, bytes) in by_stack {
-                out.push_str(&stack);
-                out.push(' ');
-                out.push_str(&bytes.to_string());
-                out.push('\n');
-            }
-            out
+            fold(
+                self.meta(),
+                super::per_context(self)
+                    .into_iter()
+                    .map(|(ctx, (_, bytes))| (ctx, bytes)),
+            )
+        })
+    }
+}
+
+/// Folded stacks of `bytes` per context, named by `meta`.
+fn fold(meta: &Meta, per_ctx: impl Iterator<Item = (u32, u64)>) -> String {
+    let mut by_stack: BTreeMap<String, u64> = BTreeMap::new();
+    for (ctx, bytes) in per_ctx {
+        if bytes == 0 {
+            continue;
+        }
+        let key = stack(meta.kinds.get(&ctx).map(|d| &**d), meta.kind(ctx)).join(";");
+        let e = by_stack.entry(key).or_default();
+        *e = e.saturating_add(bytes);
+    }
+    let mut out = String::new();
+    for (stack, bytes) in by_stack {
+        out.push_str(&stack);
+        out.push(' ');
+        out.push_str(&bytes.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+impl History {
+    /// The history's bytes by allocation stack as folded stacks (as [`Heap::folded`]):
+    /// of [`Hpy::allocations`](crate::Hpy::allocations), every byte allocated (where the
+    /// churn comes from); of [`Hpy::at_peak`](crate::Hpy::at_peak), the heap at its peak
+    /// (memray's high-watermark flame graph). Feed it to
+    /// [`flamegraph`](crate::flamegraph) or `heapy flame`.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// for _ in 0..3 {
+    ///     drop(heapy::with_kind("Scratch", || vec![0u8; 100]));
+    /// }
+    /// let folded = mark.allocations().folded();
+    /// assert!(folded.lines().any(|l| l.ends_with(";Scratch 300") || l == "Scratch 300"));
+    /// ```
+    #[doc(alias("folded_stacks", "collapsed_stacks"))]
+    pub fn folded(&self) -> String {
+        guard::internal(|| {
+            fold(
+                self.meta(),
+                self.items().iter().map(|&(ctx, _, bytes)| (ctx, bytes as u64)),
+            )
         })
     }
 }

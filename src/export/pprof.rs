@@ -173,20 +173,57 @@ pub(crate) fn profile(h: &Heap) -> Profile {
     let meta = h.meta();
     // Scaled estimates for a sampled heap, as Go's runtime scales its heap samples.
     let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let mut ctxs: Vec<(u32, (i64, i64))> = super::per_context(h)
-        .into_iter()
-        .map(|(ctx, (n, b))| (ctx, (signed(n), signed(b))))
-        .collect();
-    ctxs.sort_unstable_by_key(|&(ctx, (_, bytes))| (core::cmp::Reverse(bytes), ctx));
+    // With history, Go's four heap sample types (alloc_objects, alloc_space, inuse_objects,
+    // inuse_space); without, the last two.
+    let mut ctxs: Vec<(u32, Vec<i64>)> = match h.history() {
+        Some(hist) => hist
+            .iter()
+            .map(|c| {
+                let v = [c.alloc_blocks, c.alloc_bytes, c.live_blocks(), c.live_bytes()];
+                (c.ctx, v.into_iter().map(signed).collect())
+            })
+            .collect(),
+        None => super::per_context(h)
+            .into_iter()
+            .map(|(ctx, (n, b))| (ctx, vec![signed(n), signed(b)]))
+            .collect(),
+    };
+    ctxs.sort_unstable_by(|a, b| {
+        let key = |v: &[i64]| (v[v.len() - 1], v[0]);
+        key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0))
+    });
 
     let mut t = Tables::new();
+    let mut sample_type = Vec::new();
+    if h.history().is_some() {
+        let alloc_objects = t.string("alloc_objects");
+        let count = t.string("count");
+        let alloc_space = t.string("alloc_space");
+        let bytes = t.string("bytes");
+        sample_type.push(ValueType {
+            r#type: alloc_objects,
+            unit: count,
+        });
+        sample_type.push(ValueType {
+            r#type: alloc_space,
+            unit: bytes,
+        });
+    }
     let objects = t.string("inuse_objects");
     let count = t.string("count");
     let space = t.string("inuse_space");
     let bytes = t.string("bytes");
+    sample_type.push(ValueType {
+        r#type: objects,
+        unit: count,
+    });
+    sample_type.push(ValueType {
+        r#type: space,
+        unit: bytes,
+    });
     let kind_key = t.string("kind");
     let mut samples = Vec::with_capacity(ctxs.len());
-    for (ctx, (n, size)) in ctxs {
+    for (ctx, value) in ctxs {
         let kind = meta.kind(ctx).to_owned();
         let frames = meta.kinds.get(&ctx).map(|i| &*i.frames).unwrap_or_default();
         let mut stack = Vec::with_capacity(frames.len() + 1);
@@ -202,7 +239,7 @@ pub(crate) fn profile(h: &Heap) -> Profile {
         let kind_str = t.string(&kind);
         samples.push(Sample {
             location_id: stack,
-            value: vec![n, size],
+            value,
             label: vec![Label {
                 key: kind_key,
                 str: kind_str,
@@ -220,16 +257,7 @@ pub(crate) fn profile(h: &Heap) -> Profile {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
     Profile {
-        sample_type: vec![
-            ValueType {
-                r#type: objects,
-                unit: count,
-            },
-            ValueType {
-                r#type: space,
-                unit: bytes,
-            },
-        ],
+        sample_type,
         sample: samples,
         location: t.locations,
         function: t.functions,
@@ -248,7 +276,9 @@ pub(crate) fn profile(h: &Heap) -> Profile {
 impl Heap {
     /// The set as a pprof profile (gzip-compressed `profile.proto`), as Go writes heap
     /// profiles: sample types `inuse_objects`/`count` and `inuse_space`/`bytes` (the
-    /// default), one sample per allocation stack (leaf first; the object's kind is the leaf
+    /// default), preceded by `alloc_objects` and `alloc_space` (every block allocated since
+    /// the start) when the heap carries the census's history (a whole-process snapshot:
+    /// `go tool pprof -sample_index=alloc_space` then shows the churn), one sample per allocation stack (leaf first; the object's kind is the leaf
     /// frame, and also a `kind` label), where no stack was captured the kind alone.
     /// Open it with `go tool pprof -http=: heap.pb.gz`, speedscope or Pyroscope.
     ///
