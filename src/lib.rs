@@ -86,8 +86,7 @@ pub use export::flamegraph;
 pub use graph::{CycleRow, Cycles, PathRow, Paths, Reference, Retained, RetainedRow};
 pub use heap::{
     check_allocations, check_memory_limit, check_no_alloc, check_no_leaks, hpy, By, Diff, DiffRow,
-    Heap, HeapRow, History, Hpy, Mark,
-    MarkGuard, Object, Traceback,
+    Heap, HeapRow, History, Hpy, Mark, MarkGuard, Object, Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
 pub use stack::{set_sample_seed, Frame, Stacks};

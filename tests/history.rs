@@ -48,7 +48,10 @@ fn totals_by_kind_count_freed_blocks_too() {
     let by_site = sites.bysite();
     let top = by_site.rows().next().unwrap();
     assert!(top.label().contains("tests/history.rs:"), "{by_site}");
-    assert!(a.to_string().starts_with("Allocations since start: "), "{a}");
+    assert!(
+        a.to_string().starts_with("Allocations since start: "),
+        "{a}"
+    );
     drop(kept);
 }
 
@@ -70,7 +73,7 @@ fn mark_allocations_are_exact_while_other_threads_allocate() {
         let v = heapy::with_kind("hist::Mine", || vec![1u8; size]);
         n += 1;
         bytes += size;
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             held.push(v);
         }
         if held.len() > 50 {
@@ -127,4 +130,36 @@ fn allocation_assertions() {
         (outer.allocations().count(), outer.allocations().size()),
         (2, 12)
     );
+}
+
+#[test]
+fn history_survives_a_snapshot_file_and_goes_into_the_exports() {
+    for _ in 0..7 {
+        drop(heapy::with_kind("hist::Filed", || vec![0u8; 33]));
+    }
+    let h = hpy().heap();
+    let a = h.allocations().expect("a whole snapshot carries history");
+    let filed = row(&a, "hist::Filed").unwrap();
+    assert!(filed.0 >= 7 && filed.1 == filed.0 * 33, "{filed:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.json");
+    h.dump(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("{\"format\":\"heapy-snapshot\",\"version\":2,"));
+    let back = heapy::Heap::load(&path).unwrap();
+    let a2 = back.allocations().unwrap();
+    assert_eq!(row(&a2, "hist::Filed"), Some(filed));
+    assert_eq!((a2.count(), a2.size()), (a.count(), a.size()));
+    let p = back.at_peak().unwrap();
+    assert_eq!(
+        (p.count(), p.size()),
+        (h.at_peak().unwrap().count(), h.at_peak().unwrap().size())
+    );
+    // A subset carries no history, and a file of it is a version-1 file.
+    let sub = h.row(0);
+    assert!(sub.allocations().is_none());
+    sub.dump(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("{\"format\":\"heapy-snapshot\",\"version\":1,"));
+    assert!(heapy::Heap::load(&path).unwrap().at_peak().is_none());
 }

@@ -36,9 +36,9 @@ fn at_peak_matches_a_model_and_the_peak_figure() {
     for step in 0..20_000 {
         // Grows for a while, then shrinks, then grows less: the peak is in the middle.
         let grow = match step {
-            0..=7_999 => rng.next() % 4 != 0,
-            8_000..=13_999 => rng.next() % 4 == 0,
-            _ => rng.next() % 2 == 0,
+            0..=7_999 => !rng.next().is_multiple_of(4),
+            8_000..=13_999 => rng.next().is_multiple_of(4),
+            _ => rng.next().is_multiple_of(2),
         };
         if grow && live.len() < live.capacity() {
             let k = rng.next() as usize % KINDS.len();

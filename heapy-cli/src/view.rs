@@ -43,7 +43,11 @@ pub(crate) struct ViewArgs {
 pub(crate) fn run(a: ViewArgs) -> Result<()> {
     let h = Heap::load(&a.snapshot)?;
     if a.alloc || a.peak {
-        let hist = if a.alloc { h.allocations() } else { h.at_peak() };
+        let hist = if a.alloc {
+            h.allocations()
+        } else {
+            h.at_peak()
+        };
         let Some(hist) = hist else {
             return Err(CliError::Format {
                 path: a.snapshot,

@@ -364,7 +364,8 @@ fn global_free(ctx: u32, size: usize, f: Freed) {
     e.free_blocks.fetch_add(1, Ordering::Relaxed);
     e.free_bytes.fetch_add(size as u64, Ordering::Relaxed);
     e.lifetime.fetch_add(f.lifetime, Ordering::Relaxed);
-    e.short_lived.fetch_add(u64::from(f.short), Ordering::Relaxed);
+    e.short_lived
+        .fetch_add(u64::from(f.short), Ordering::Relaxed);
 }
 
 /// Brings entry `e`'s at-peak figures up to generation `g` from its global figures (no line
@@ -433,8 +434,10 @@ fn flush_line(l: &Line) {
         .fetch_add(take(&l.alloc_blocks), Ordering::Relaxed);
     e.alloc_bytes
         .fetch_add(take(&l.alloc_bytes), Ordering::Relaxed);
-    e.free_blocks.fetch_add(take(&l.free_blocks), Ordering::Relaxed);
-    e.free_bytes.fetch_add(take(&l.free_bytes), Ordering::Relaxed);
+    e.free_blocks
+        .fetch_add(take(&l.free_blocks), Ordering::Relaxed);
+    e.free_bytes
+        .fetch_add(take(&l.free_bytes), Ordering::Relaxed);
     e.lifetime.fetch_add(take(&l.lifetime), Ordering::Relaxed);
     e.short_lived
         .fetch_add(take(&l.short_lived), Ordering::Relaxed);
@@ -458,7 +461,8 @@ fn refill(l: &Line, ctx: u32) {
         .wrapping_sub(e.free_bytes.load(Ordering::Relaxed));
     l.base_live.store(live, Ordering::Relaxed);
     l.max_live.store(0, Ordering::Relaxed);
-    l.gen.store(e.peak_gen.load(Ordering::Relaxed), Ordering::Relaxed);
+    l.gen
+        .store(e.peak_gen.load(Ordering::Relaxed), Ordering::Relaxed);
     // Release: pairs with a reader's Acquire; the zeroed deltas come with the new key.
     l.key.store(ctx.wrapping_add(1), Ordering::Release);
 }

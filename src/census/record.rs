@@ -9,9 +9,9 @@ use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::guard::{self, Reentrancy};
+use super::history::{self, Freed, ThreadHist};
 use super::registry::{self, LocalSlots, Obj};
 use super::trailer::{INTERNAL, UNSAMPLED, UNTRACKED};
-use super::history::{self, Freed, ThreadHist};
 use super::{context, stats, threads};
 use crate::stack::Stacks;
 

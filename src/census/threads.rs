@@ -25,7 +25,9 @@
 //! teardown). When every index is taken (65,534 threads alive, or exited with live objects
 //! or marks), later threads share the last index (its label says so) until slots come free.
 
-use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use crate::sys;
 

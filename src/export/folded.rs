@@ -107,7 +107,9 @@ impl History {
         guard::internal(|| {
             fold(
                 self.meta(),
-                self.items().iter().map(|&(ctx, _, bytes)| (ctx, bytes as u64)),
+                self.items()
+                    .iter()
+                    .map(|&(ctx, _, bytes)| (ctx, bytes as u64)),
             )
         })
     }

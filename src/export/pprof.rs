@@ -179,7 +179,12 @@ pub(crate) fn profile(h: &Heap) -> Profile {
         Some(hist) => hist
             .iter()
             .map(|c| {
-                let v = [c.alloc_blocks, c.alloc_bytes, c.live_blocks(), c.live_bytes()];
+                let v = [
+                    c.alloc_blocks,
+                    c.alloc_bytes,
+                    c.live_blocks(),
+                    c.live_bytes(),
+                ];
                 (c.ctx, v.into_iter().map(signed).collect())
             })
             .collect(),

@@ -181,7 +181,9 @@ impl History {
     /// ```
     #[doc(alias("blocks", "len"))]
     pub fn count(&self) -> usize {
-        self.items.iter().fold(0, |a, &(_, c, _)| a.saturating_add(c))
+        self.items
+            .iter()
+            .fold(0, |a, &(_, c, _)| a.saturating_add(c))
     }
 
     /// Bytes in the table.
@@ -196,7 +198,9 @@ impl History {
     /// ```
     #[doc(alias("bytes"))]
     pub fn size(&self) -> usize {
-        self.items.iter().fold(0, |a, &(_, _, s)| a.saturating_add(s))
+        self.items
+            .iter()
+            .fold(0, |a, &(_, _, s)| a.saturating_add(s))
     }
 
     /// The rows of the table, largest first, as data (as [`Heap::rows`](crate::Heap::rows)).

@@ -17,9 +17,9 @@
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
+use super::history::{Figure, History};
 use super::snapshot::take;
 use super::Heap;
-use super::history::{Figure, History};
 use super::Meta;
 use crate::census::history::{self, CtxHistory};
 use crate::census::{guard, peak, record, threads};

@@ -137,7 +137,11 @@ impl Heap {
     #[doc(alias("totals", "churn"))]
     pub fn allocations(&self) -> Option<History> {
         let h = self.history.as_ref()?;
-        Some(History::new(h, self.meta.clone(), history::Figure::Allocated))
+        Some(History::new(
+            h,
+            self.meta.clone(),
+            history::Figure::Allocated,
+        ))
     }
 
     /// What the heap held at its peak, as [`Hpy::at_peak`] showed it when the heap was

@@ -141,9 +141,7 @@ pub(crate) fn thread_names(objs: &mut Vec<Obj>) -> HashMap<u16, String> {
 }
 
 /// The census's allocation history now, passed through `f`, with names for its contexts.
-fn history_now(
-    f: impl FnOnce(Vec<CtxHistory>) -> Vec<CtxHistory>,
-) -> (Vec<CtxHistory>, Arc<Meta>) {
+fn history_now(f: impl FnOnce(Vec<CtxHistory>) -> Vec<CtxHistory>) -> (Vec<CtxHistory>, Arc<Meta>) {
     guard::internal(|| {
         let all = f(history::collect());
         let meta = Meta::resolve(all.iter().map(|h| h.ctx), HashMap::new());
