@@ -163,3 +163,43 @@ fn history_survives_a_snapshot_file_and_goes_into_the_exports() {
     assert!(text.starts_with("{\"format\":\"heapy-snapshot\",\"version\":1,"));
     assert!(heapy::Heap::load(&path).unwrap().at_peak().is_none());
 }
+
+#[test]
+fn dhat_json_has_true_totals() {
+    for _ in 0..5 {
+        drop(heapy::with_kind("hist::Dhat", || vec![0u8; 21]));
+    }
+    let kept = heapy::with_kind("hist::DhatKept", || vec![0u8; 50]);
+    let h = hpy().heap();
+    let json: serde_json::Value = serde_json::from_str(&h.dhat_json()).unwrap();
+    assert_eq!(json["tu"], "allocations");
+    let ftbl = json["ftbl"].as_array().unwrap();
+    let point = |kind: &str| {
+        json["pps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| ftbl[p["fs"][0].as_u64().unwrap() as usize] == kind)
+            .unwrap()
+            .clone()
+    };
+    let gone = point("hist::Dhat");
+    assert_eq!(
+        (gone["tb"].as_u64(), gone["tbk"].as_u64()),
+        (Some(105), Some(5))
+    );
+    assert_eq!(
+        (gone["eb"].as_u64(), gone["ebk"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(gone["mb"].as_u64(), Some(21), "{gone}");
+    // Each was freed before the thread allocated anything else: a lifetime of 1 allocation.
+    assert_eq!(gone["tl"].as_u64(), Some(5));
+    let live = point("hist::DhatKept");
+    assert_eq!(
+        (live["tb"].as_u64(), live["eb"].as_u64()),
+        (Some(50), Some(50))
+    );
+
+    drop(kept);
+}

@@ -164,24 +164,27 @@ impl Table {
 }
 
 /// A line of a thread's cache: the context it holds and the changes not yet flushed.
-/// Written by its thread only (loads and stores), read by readers summing figures.
+/// Written by its thread only (loads and stores), read by readers summing figures. What an
+/// allocation touches is in the first 64 bytes; the free-only counters follow.
 #[repr(C, align(128))]
 struct Line {
     /// The context + 1, 0 for an empty line.
     key: AtomicU32,
+    /// The owner's own: the generation its entry's at-peak figures are up to date with.
+    gen: AtomicU64,
     alloc_blocks: AtomicU64,
     alloc_bytes: AtomicU64,
-    free_blocks: AtomicU64,
     free_bytes: AtomicU64,
-    lifetime: AtomicU64,
-    short_lived: AtomicU64,
-    /// The owner's own bookkeeping: the generation its entry's at-peak figures are up to
-    /// date with, the context's live bytes in the global entry when the line was filled,
-    /// and the highest live bytes seen through the line.
-    gen: AtomicU64,
+    /// The owner's own: the context's live bytes in the global entry when the line was
+    /// filled, and the highest live bytes seen through the line.
     base_live: AtomicU64,
     max_live: AtomicU64,
+    free_blocks: AtomicU64,
+    lifetime: AtomicU64,
+    short_lived: AtomicU64,
 }
+
+const _: () = assert!(core::mem::offset_of!(Line, max_live) + 8 <= 64);
 
 /// A thread's mark log: this thread's allocations per context, counted while a mark made on
 /// the thread lives (see `Mark::allocations`).

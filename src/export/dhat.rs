@@ -60,14 +60,15 @@ struct Figures {
 }
 
 impl Figures {
-    /// Adds another context's figures to the same point (two contexts with one stack: the
-    /// point's maximum is at most the sum of theirs).
+    /// Adds another context's figures to the same point (contexts whose stacks print the
+    /// same). The point's maximum is at least the highest of theirs and at most their sum;
+    /// the highest is given, the lower bound.
     fn add(&mut self, o: &Figures) {
         self.tb += o.tb;
         self.tbk += o.tbk;
         self.tl += o.tl;
-        self.mb += o.mb;
-        self.mbk += o.mbk;
+        self.mb = self.mb.max(o.mb);
+        self.mbk = self.mbk.max(o.mbk);
         self.gb += o.gb;
         self.gbk += o.gbk;
         self.eb += o.eb;

@@ -345,6 +345,43 @@ mod tests {
     }
 
     #[test]
+    fn a_heap_with_history_has_go_four_heap_sample_types() {
+        use crate::census::history::CtxHistory;
+        let h = sample_heap();
+        // One context of the sample heap (its two 4-byte objects): 10 blocks of 4 bytes
+        // allocated, 8 freed.
+        let ctx = h.objs().iter().find(|o| o.size == 4).unwrap().ctx;
+        let hist = CtxHistory {
+            ctx,
+            alloc_blocks: 10,
+            alloc_bytes: 40,
+            free_blocks: 8,
+            free_bytes: 32,
+            ..CtxHistory::default()
+        };
+        let h = h.with_history(Some(std::sync::Arc::new(vec![hist])));
+        let p = decode(&h.pprof_bytes().unwrap());
+        let s = |i: i64| p.string_table[i as usize].as_str();
+        let types: Vec<(&str, &str)> = p
+            .sample_type
+            .iter()
+            .map(|t| (s(t.r#type), s(t.unit)))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("alloc_objects", "count"),
+                ("alloc_space", "bytes"),
+                ("inuse_objects", "count"),
+                ("inuse_space", "bytes")
+            ]
+        );
+        assert_eq!(s(p.default_sample_type), "inuse_space");
+        assert_eq!(p.sample.len(), 1);
+        assert_eq!(p.sample[0].value, [10, 40, 2, 8]);
+    }
+
+    #[test]
     fn sampled_values_are_scaled_estimates() {
         let h = sample_heap();
         let mut meta = (**h.meta()).clone();
