@@ -95,11 +95,16 @@ struct Entry {
     listed: AtomicU32,
 }
 
-/// The global table: the entries, and the indices of those ever used (so a reader visits
-/// the contexts that exist, not every possible one).
+/// Entries per chunk of the global table (a chunk is mapped when a context in it is first
+/// counted, so memory follows the contexts that exist, not every possible id).
+const CHUNK: usize = 4096;
+const CHUNKS: usize = SLOTS.div_ceil(CHUNK);
+
+/// The global table: chunks of entries, and the indices of the entries ever used (so a
+/// reader visits the contexts that exist, not every possible one).
 #[repr(C)]
 struct Table {
-    entries: [Entry; SLOTS],
+    chunks: [AtomicPtr<Entry>; CHUNKS],
     used: [AtomicU32; SLOTS],
     used_len: AtomicU32,
 }
@@ -144,9 +149,43 @@ fn table() -> Option<&'static Table> {
 }
 
 impl Table {
-    fn entry(&self, ctx: u32) -> &Entry {
+    /// Entry `i`, if its chunk is mapped.
+    fn get(&self, i: usize) -> Option<&Entry> {
+        // Acquire: pairs with the Release that published the chunk's zeroed mapping.
+        let p = self.chunks.get(i / CHUNK)?.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a published chunk is CHUNK zeroed entries (valid atomics), never unmapped;
+        // the offset is below CHUNK.
+        Some(unsafe { &*p.add(i % CHUNK) })
+    }
+
+    /// Entry `i`, mapping its chunk on first use (`None` if the kernel refuses).
+    fn get_or_map(&self, i: usize) -> Option<&Entry> {
+        if let Some(e) = self.get(i) {
+            return Some(e);
+        }
+        let cell = self.chunks.get(i / CHUNK)?;
+        let bytes = CHUNK * core::mem::size_of::<Entry>();
+        let fresh = sys::map_zeroed(bytes)?.cast::<Entry>();
+        // AcqRel: Release publishes the zeroed mapping; Acquire sees a rival's if we lose.
+        if let Err(_theirs) = cell.compare_exchange(
+            core::ptr::null_mut(),
+            fresh.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: our mapping was never published; nothing else refers to it.
+            unsafe { sys::unmap(fresh.cast(), bytes) };
+        }
+        self.get(i)
+    }
+
+    /// The entry of context `ctx`, listing it among the used ones on first use.
+    fn entry(&self, ctx: u32) -> Option<&Entry> {
         let i = index(ctx);
-        let e = &self.entries[i];
+        let e = self.get_or_map(i)?;
         // Relaxed: `listed` only makes one thread push the index; `used_len` is read with
         // Acquire after the index is stored with Release.
         if e.listed.load(Ordering::Relaxed) == 0 && e.listed.swap(1, Ordering::Relaxed) == 0 {
@@ -159,7 +198,7 @@ impl Table {
                 u.store(i as u32 + 1, Ordering::Release);
             }
         }
-        e
+        Some(e)
     }
 }
 
@@ -346,8 +385,9 @@ pub(crate) fn on_free(h: Option<&ThreadHist>, ctx: u32, size: usize, f: Freed) {
 
 #[cold]
 fn global_alloc(ctx: u32, size: usize) {
-    let Some(t) = table() else { return };
-    let e = t.entry(ctx);
+    let Some(e) = table().and_then(|t| t.entry(ctx)) else {
+        return;
+    };
     global_peak_copy(e, gen());
     // Relaxed: counters.
     e.alloc_blocks.fetch_add(1, Ordering::Relaxed);
@@ -360,8 +400,9 @@ fn global_alloc(ctx: u32, size: usize) {
 
 #[cold]
 fn global_free(ctx: u32, size: usize, f: Freed) {
-    let Some(t) = table() else { return };
-    let e = t.entry(ctx);
+    let Some(e) = table().and_then(|t| t.entry(ctx)) else {
+        return;
+    };
     global_peak_copy(e, gen());
     // Relaxed: counters.
     e.free_blocks.fetch_add(1, Ordering::Relaxed);
@@ -398,8 +439,9 @@ fn global_peak_copy(e: &Entry, g: u64) {
 fn at_peak_copy(l: &Line, ctx: u32, g: u64) {
     // Relaxed: the owner's own field.
     l.gen.store(g, Ordering::Relaxed);
-    let Some(t) = table() else { return };
-    let e = t.entry(ctx);
+    let Some(e) = table().and_then(|t| t.entry(ctx)) else {
+        return;
+    };
     // Relaxed: figures of the moment (see the module notes).
     if e.peak_gen.load(Ordering::Relaxed) == g {
         return;
@@ -429,8 +471,9 @@ fn flush_line(l: &Line) {
     // them (its second key read differs), so a change is never counted both in the line and
     // in the entry by one reader. It may be counted in neither for a moment.
     l.key.store(0, Ordering::Release);
-    let Some(t) = table() else { return };
-    let e = t.entry(key - 1);
+    let Some(e) = table().and_then(|t| t.entry(key - 1)) else {
+        return;
+    };
     let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
     // Relaxed: counters whose sums are all that is asked of them.
     e.alloc_blocks
@@ -455,8 +498,9 @@ fn flush_line(l: &Line) {
 #[inline(never)]
 fn refill(l: &Line, ctx: u32) {
     flush_line(l);
-    let Some(t) = table() else { return };
-    let e = t.entry(ctx);
+    let Some(e) = table().and_then(|t| t.entry(ctx)) else {
+        return;
+    };
     // Relaxed: figures of the moment; the owner's own fields.
     let live = e
         .alloc_bytes
@@ -550,7 +594,7 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
             continue;
         }
         let i = i as usize - 1;
-        let e = &t.entries[i];
+        let Some(e) = t.get(i) else { continue };
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let ctx = ctx_of(i);
         let mut h = CtxHistory {
