@@ -72,7 +72,9 @@ fn at_peak_matches_a_model_and_the_peak_figure() {
             .map(|r| (r.count(), r.size()));
         assert_eq!(got, Some(model_peak[&k]), "{name}\n{p}");
     }
-    assert_eq!(stats.peak_live_bytes as usize, base + max);
+    // The harness's main thread may hold a few hundred bytes more at that moment (it runs
+    // beside the test), so the process's peak is at least the model's.
+    assert!(stats.peak_live_bytes as usize >= base + max);
     assert_eq!(p.size() as u64, stats.peak_live_bytes, "{}", p.all());
     assert!(p.to_string().starts_with("Heap at its peak: "));
 
@@ -86,4 +88,15 @@ fn at_peak_matches_a_model_and_the_peak_figure() {
     assert!(p.rows().any(|r| r.label() == "peak::After"));
     assert!(!p.rows().any(|r| KINDS.contains(&r.label())), "{p}");
     drop(keep);
+
+    // Read while the heap is at a new peak (risen, not yet fallen): the peak is now.
+    hpy().reset_peak();
+    let a = heapy::with_kind("peak::Now", || vec![0u8; 7000]);
+    drop(heapy::with_kind("peak::Now", || vec![0u8; 10]));
+    let b = heapy::with_kind("peak::Now", || vec![0u8; 9000]);
+    let p = hpy().at_peak();
+    let now = p.rows().find(|r| r.label() == "peak::Now").unwrap();
+    assert_eq!((now.count(), now.size()), (2, 16_000), "{p}");
+    assert_eq!(p.size() as u64, hpy().stats().peak_live_bytes);
+    drop((a, b));
 }

@@ -208,7 +208,7 @@ fn bad_files_and_options_fail_clearly() {
         ),
         (
             &["view", "v7.json"],
-            "heapy: v7.json: heapy snapshot format version 7 is newer than this heapy reads (up to 1); upgrade heapy\n",
+            "heapy: v7.json: heapy snapshot format version 7 is newer than this heapy reads (up to 2); upgrade heapy\n",
         ),
         (
             &["diff", "new.json", "cut.json"],

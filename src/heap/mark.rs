@@ -216,8 +216,8 @@ impl Mark {
     /// let mark = heapy::hpy().mark();
     /// let mut total = 0;
     /// for i in 0..4 {
-    ///     let s = heapy::with_kind("Line", || format!("line {i}"));
-    ///     total += s.len();
+    ///     let line = heapy::with_kind("Line", || vec![b'x'; 10 + i]);
+    ///     total += line.len();
     /// }
     /// let a = mark.allocations();
     /// assert_eq!((a.count(), a.size()), (4, total));

@@ -140,10 +140,21 @@ pub(crate) fn thread_names(objs: &mut Vec<Obj>) -> HashMap<u16, String> {
         .collect()
 }
 
+/// The census's allocation history now. When the heap is at its peak at this moment (it
+/// rose to a new maximum and has not begun to fall), the composition now is the peak's: the
+/// peak generation moves on first, as the next free would have done.
+fn history_settled() -> Vec<CtxHistory> {
+    let s = census::collect_stats();
+    if s.live_bytes >= s.peak_live_bytes {
+        history::peak_passed();
+    }
+    history::collect()
+}
+
 /// The census's allocation history now, passed through `f`, with names for its contexts.
 fn history_now(f: impl FnOnce(Vec<CtxHistory>) -> Vec<CtxHistory>) -> (Vec<CtxHistory>, Arc<Meta>) {
     guard::internal(|| {
-        let all = f(history::collect());
+        let all = f(history_settled());
         let meta = Meta::resolve(all.iter().map(|h| h.ctx), HashMap::new());
         (all, Arc::new(meta))
     })
@@ -188,7 +199,7 @@ impl Hpy {
         });
         // The history as of the copy's end (after the objects: an object in the copy is in
         // its context's figures).
-        let hist = guard::internal(history::collect);
+        let hist = guard::internal(history_settled);
         Heap::resolve_with_history(objs, hist)
     }
 

@@ -154,20 +154,21 @@ fn newer_versions_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let (bytes, held) = snapshot_bytes(dir.path());
     let text = String::from_utf8(bytes).unwrap();
-    let newer = text.replacen("\"version\":1,", "\"version\":2,", 1);
+    // A mark's heap carries no history: a version-1 file.
+    let newer = text.replacen("\"version\":1,", "\"version\":3,", 1);
     assert_ne!(newer, text);
-    match load_bytes(dir.path(), "v2.json", newer.as_bytes()) {
+    match load_bytes(dir.path(), "v3.json", newer.as_bytes()) {
         Err(heapy::Error::UnsupportedVersion {
-            version: 2,
-            supported: 1,
+            version: 3,
+            supported: 2,
             ..
         }) => {}
         other => panic!("{:?}", other.map(|h| h.count())),
     }
-    let err = load_bytes(dir.path(), "v2.json", newer.as_bytes()).unwrap_err();
+    let err = load_bytes(dir.path(), "v3.json", newer.as_bytes()).unwrap_err();
     assert!(err
         .to_string()
-        .contains("version 2 is newer than this heapy reads"));
+        .contains("version 3 is newer than this heapy reads"));
     drop(held);
 }
 
