@@ -52,6 +52,9 @@
 //!   timelines, `HEAPY_MPROF`, read back and plotted by [`mprof::Timeline`]), [`Heap::folded`] and `Heap::flamegraph` (flame graphs),
 //!   [`Heap::dhat`] (DHAT's viewer) and `Heap::pprof` (pprof), and the `heapy mprof`
 //!   commands.
+//! * `Report` and `Heap::report` (feature `report`): one self-contained interactive HTML
+//!   page of a heap (tables, drill-down, flame graph, diff, memory over time), also made by
+//!   `heapy report`.
 //!
 //! ## Tests that run in parallel
 //!
@@ -83,6 +86,8 @@ pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
 pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
+#[cfg(feature = "report")]
+pub use export::Report;
 pub use graph::{CycleRow, Cycles, PathRow, Paths, Reference, Retained, RetainedRow};
 pub use heap::{
     check_allocations, check_memory_limit, check_no_alloc, check_no_leaks, hpy, By, Diff, DiffRow,

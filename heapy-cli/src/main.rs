@@ -12,6 +12,7 @@ mod mprof_files;
 mod mprof_plot;
 mod mprof_run;
 mod proc;
+mod report;
 mod view;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,8 @@ enum Command {
     View(view::ViewArgs),
     /// Print guppy's difference table (A-B) of two snapshot files.
     Diff(diff::DiffArgs),
+    /// Write an interactive HTML report of a snapshot file (one self-contained page).
+    Report(report::ReportArgs),
 }
 
 fn run(cli: Cli) -> error::Result<i32> {
@@ -43,6 +46,7 @@ fn run(cli: Cli) -> error::Result<i32> {
         Command::Flame(f) => flame::run(f).map(|()| 0),
         Command::View(v) => view::run(v).map(|()| 0),
         Command::Diff(d) => diff::run(d).map(|()| 0),
+        Command::Report(r) => report::run(r).map(|()| 0),
     }
 }
 

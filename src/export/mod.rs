@@ -1,5 +1,5 @@
 //! Files for other tools: mprof `.dat` timelines and their plots, folded stacks and flame
-//! graphs, DHAT's JSON, pprof profiles.
+//! graphs, DHAT's JSON, pprof profiles, the interactive HTML report.
 
 mod dhat;
 #[cfg(feature = "flame")]
@@ -10,10 +10,14 @@ pub(crate) mod mprof;
 mod plot;
 #[cfg(feature = "pprof")]
 mod pprof;
+#[cfg(feature = "report")]
+mod report;
 
 #[cfg(feature = "flame")]
 pub use flame::flamegraph;
 pub use mprof::{Func, Sample, Timeline};
+#[cfg(feature = "report")]
+pub use report::Report;
 
 /// Objects and bytes of a set per context (allocation stack or tag), rounded. A byte-sampled
 /// heap stands for more than it holds: each object counts its inverse sampling probability
