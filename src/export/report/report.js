@@ -262,7 +262,7 @@
     objs.append(el('h3', { id: 'objects-title' }, 'Largest objects' + (c.objects.length < c.count ? ' (' + c.objects.length + ' of ' + count(c.count) + ')' : '')));
     if (c.objects.length) {
       const t = el('table', { id: 'objects', class: 'num' });
-      t.append(el('thead', null, el('tr', null, el('th', { text: 'Address' }), el('th', { text: 'Size' }),
+      t.append(el('thead', null, el('tr', null, el('th', { class: 'label', text: 'Address' }), el('th', { text: 'Size' }),
         el('th', { text: 'Serial' }), el('th', { class: 'label', text: 'Thread' }))));
       const tb = el('tbody');
       for (const o of c.objects) {
