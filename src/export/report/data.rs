@@ -60,7 +60,7 @@ pub(crate) struct Flame {
 
 impl Flame {
     /// The tree of `stacks` (frames root first, objects, bytes).
-    fn build<'a>(
+    fn build(
         strings: &mut Strings,
         stacks: impl Iterator<Item = (Vec<String>, u64, u64)>,
     ) -> Flame {
