@@ -14,6 +14,8 @@ use crate::export::mprof::Timeline;
 use crate::graph::Cycles;
 use crate::heap::Heap;
 use crate::sys::atomic;
+#[cfg(test)]
+use crate::By;
 use crate::Result;
 
 pub(crate) use data::{PageBuilder, ViewData};
@@ -297,5 +299,102 @@ impl Heap {
     /// ```
     pub fn report_html(&self) -> String {
         Report::new(self).html()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::test_support::sample_heap;
+    use serde_json::Value;
+
+    /// The data a page carries, parsed back.
+    fn data(html: &str) -> Value {
+        let start = html.find("id=\"heapy-data\">").unwrap() + "id=\"heapy-data\">".len();
+        let end = start + html[start..].find("</script>").unwrap();
+        serde_json::from_str(&html[start..end]).unwrap()
+    }
+
+    #[test]
+    fn live_view_tables_are_the_heaps_partitions() {
+        let h = sample_heap();
+        let d = data(&Report::new(&h).program("demo").taken_at(1.0).html());
+        let strings: Vec<&str> = d["strings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let view = &d["views"][0];
+        assert_eq!(view["id"], "live");
+        assert_eq!(
+            (view["count"].as_u64(), view["bytes"].as_u64()),
+            (Some(h.count() as u64), Some(h.size() as u64))
+        );
+        for by in [By::Kind, By::Site, By::Size, By::Thread] {
+            let page: Vec<(&str, u64, u64)> = view["tables"][by.name()]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        strings[r[0].as_u64().unwrap() as usize],
+                        r[1].as_u64().unwrap(),
+                        r[2].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            let hb = h.by(by);
+            let heap: Vec<(&str, u64, u64)> = hb
+                .rows()
+                .map(|r| (r.label(), r.count() as u64, r.size() as u64))
+                .collect();
+            assert_eq!(page, heap, "by {by}");
+        }
+        // The flame graph's root holds every byte; each cell's objects are its largest.
+        assert_eq!(view["flame"]["bytes"][0].as_u64(), Some(h.size() as u64));
+        let objects: u64 = view["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["objects"].as_array().unwrap().len() as u64)
+            .sum();
+        assert_eq!(objects, h.count() as u64);
+    }
+
+    #[test]
+    fn extra_views_come_from_figures_per_context() {
+        // What history will give: figures per context (here each live figure tripled).
+        let h = sample_heap();
+        let tripled: std::collections::BTreeMap<u32, (u64, u64)> = crate::export::per_context(&h)
+            .into_iter()
+            .map(|(c, (n, b))| (c, (3 * n, 3 * b)))
+            .collect();
+        let meta = h.meta().clone();
+        let html = Report::new(&h).html_with(&|p| {
+            vec![ViewData::from_contexts(
+                "allocations",
+                "Allocated since start",
+                &tripled,
+                &meta,
+                p,
+            )]
+        });
+        let d = data(&html);
+        let views = d["views"].as_array().unwrap();
+        assert_eq!(views.len(), 2);
+        assert_eq!(views[1]["id"], "allocations");
+        assert_eq!(views[1]["bytes"].as_u64(), Some(3 * h.size() as u64));
+        assert_eq!(
+            views[1]["flame"]["bytes"][0].as_u64(),
+            Some(3 * h.size() as u64)
+        );
+        // Kind and site tables; no objects, so no table by size or thread.
+        let tables = views[1]["tables"].as_object().unwrap();
+        assert_eq!(tables.keys().collect::<Vec<_>>(), ["kind", "site"]);
+        assert_eq!(
+            views[1]["tables"]["kind"][0][2].as_u64(),
+            Some(3 * h.rows().next().unwrap().size() as u64)
+        );
     }
 }
