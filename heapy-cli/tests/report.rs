@@ -534,9 +534,13 @@ fn a_million_objects_report() {
     let t0 = Instant::now();
     let html = heapy::Report::new(&h).program("a million objects").html();
     let built = t0.elapsed();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.html");
+    // Kept for a person to open (and replaced by the next run).
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-1m.html");
     std::fs::write(&path, &html).unwrap();
+    let kinds: Vec<String> = h
+        .rows()
+        .map(|r| format!("{} ({} objects)", r.label(), r.count()))
+        .collect();
     let b = Browser::start(1280, 1000);
     let opened = b.open(&format!("file://{}", path.display()));
     let first_flame_ms = b.js("return Number(document.body.dataset.flameMs);", json!([]));
@@ -550,10 +554,11 @@ fn a_million_objects_report() {
     eprintln!(
         "1M-object report: {} objects from {STACKS} stacks; allocated in {made:.2?}, snapshot {snapshot:.2?}, \
          page built in {built:.2?}: {:.1} MiB; opened and drawn by Chromium in {opened:.2?} \
-         (flame graph {first_flame_ms} ms); {}",
+         (flame graph {first_flame_ms} ms); {}; kinds: {kinds:?}; {}",
         objects,
         html.len() as f64 / (1 << 20) as f64,
-        frames.as_str().unwrap_or_default()
+        frames.as_str().unwrap_or_default(),
+        path.display()
     );
     drop(out);
 }

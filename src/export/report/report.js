@@ -34,10 +34,12 @@
     return (neg ? '\u2212' : '') + s + '\u00a0' + UNITS[u];
   }
   const count = (n) => (n < 0 ? '\u2212' : '') + Math.abs(n).toLocaleString('en-US');
+  const objects = (n) => count(n) + (n === 1 ? ' object' : ' objects');
   const signed = (n, f) => (n > 0 ? '+' : '') + f(n);
   function pct(part, whole) {
     if (!whole) return '0\u00a0%';
     const p = (part * 100) / whole;
+    if (p > 0 && p < 0.1) return '<0.1\u00a0%';
     return (Math.abs(p) >= 10 || p === 0 ? p.toFixed(0) : p.toFixed(1)) + '\u00a0%';
   }
   function num(n, text, cls) {
@@ -82,7 +84,7 @@
     for (const v of D.views.slice(1)) card('total-' + v.id, v.title, bytes(v.bytes), count(v.count) + ' objects');
     if (D.diff) {
       const d = D.diff.a[1] - D.diff.b[1];
-      card('total-diff', 'Change from base', signed(d, bytes), signed(D.diff.a[0] - D.diff.b[0], count) + ' objects');
+      card('total-diff', 'Change from base', signed(d, bytes), signed(D.diff.a[0] - D.diff.b[0], objects));
     }
     top.append(cards);
     document.getElementById('total-count').querySelector('.v').dataset.value = live.count;
@@ -207,7 +209,7 @@
     more.hidden = left <= 0;
     more.textContent = 'Show ' + Math.min(PAGE, left).toLocaleString('en-US') + ' more rows (' + left.toLocaleString('en-US') + ' not shown)';
     const all = (view.tables[by] || []).length;
-    $('table-note').textContent = view.title + ': ' + count(view.count) + ' objects, ' + bytes(view.bytes) +
+    $('table-note').textContent = view.title + ': ' + objects(view.count) + ', ' + bytes(view.bytes) +
       ' \u00b7 ' + (state.query ? rows.length.toLocaleString('en-US') + ' of ' : '') + all.toLocaleString('en-US') +
       ' rows by ' + by + (drillable ? ' \u00b7 click a row (or press Enter) to open it' : '') +
       (view.tables[by] ? '' : ' \u00b7 this view has no table by ' + by);
@@ -233,7 +235,7 @@
     box.append(el('p', { class: 'crumbs', id: 'drill-path' },
       el('button', { type: 'button', text: BY_NAMES[sel.by], onclick: () => drill(null) }), ' \u203a ', S[sel.id]));
     box.append(el('h3', { id: 'drill-title' }, (sel.by === 'kind' ? 'Sites of this kind' : 'Kinds made at this site') +
-      ': ' + count(n) + ' objects, ' + bytes(b)));
+      ': ' + objects(n) + ', ' + bytes(b)));
     const t = el('table', { id: 'drill-table', class: 'num' });
     t.append(el('thead', null, el('tr', null, el('th', { text: 'Count' }), el('th', { text: '%' }),
       el('th', { text: 'Size' }), el('th', { text: '%' }), el('th', { class: 'label', text: BY_HEADERS[other] }))));
@@ -380,11 +382,12 @@
       const q = query.toLowerCase();
       const fg = css.getPropertyValue('--fg').trim() || '#000';
       const match = css.getPropertyValue('--match').trim() || '#d0f';
+      const rootFill = css.getPropertyValue('--bar').trim() || '#ccc';
       const box = (i, x, y, w, dim) => {
         const name = S[t.name[i]];
         const hit = q && name.toLowerCase().includes(q);
         g.globalAlpha = dim || (q && !hit) ? 0.45 : 1;
-        g.fillStyle = hit ? match : color(name, i, t);
+        g.fillStyle = hit ? match : i === 0 ? rootFill : color(name, i, t);
         g.fillRect(x, y, Math.max(w - 1, 0.5), ROW - 1);
         if (i === focus && document.activeElement === canvas) {
           g.globalAlpha = 1; g.strokeStyle = fg; g.lineWidth = 2; g.strokeRect(x + 1, y + 1, Math.max(w - 3, 1), ROW - 3);
@@ -577,7 +580,7 @@
     if (!d) return;
     $('diff').hidden = false;
     const s = $('diff-summary');
-    const t = el('table', { id: 'diff-totals', class: 'num' });
+    const t = el('table', { id: 'diff-totals', class: 'num compact' });
     t.append(el('thead', null, el('tr', null, el('th', { class: 'label', text: '' }), el('th', { text: 'Count' }), el('th', { text: 'Size' }), el('th', { text: '% of B' }))));
     const dc = d.a[0] - d.b[0]; const db = d.a[1] - d.b[1];
     t.append(el('tbody', null,
