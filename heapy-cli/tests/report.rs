@@ -47,36 +47,6 @@ fn make_alpha() -> Vec<Vec<u8>> {
     v
 }
 
-/// The rows of a table in the page: (label, objects, bytes) from each row's data.
-fn rows(b: &Browser, css: &str) -> Vec<(String, i64, i64)> {
-    let v = b.js(
-        "return [...document.querySelectorAll(arguments[0])].map(r =>
-            [r.dataset.label, Number(r.dataset.count), Number(r.dataset.bytes)]);",
-        json!([css]),
-    );
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r[0].as_str().unwrap_or_default().to_owned(),
-                r[1].as_i64().unwrap(),
-                r[2].as_i64().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn text(b: &Browser, css: &str) -> String {
-    b.js(
-        "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
-        json!([css]),
-    )
-    .as_str()
-    .unwrap_or_else(|| panic!("no {css}"))
-    .to_owned()
-}
-
 /// `n` with commas between groups of three digits, as the page writes exact figures.
 fn grouped(n: i64) -> String {
     let digits = n.to_string();
@@ -197,18 +167,15 @@ fn report_in_a_browser() {
         ("Beta", beta_n, beta_b),
         (NASTY, nasty_n, nasty_b),
     ]);
-    assert_eq!(rows(&b, "#table tbody tr"), by_kind);
+    assert_eq!(b.rows("#table tbody tr"), by_kind);
     // The name shows as text.
-    assert_eq!(text(&b, "#table tbody tr:nth-child(3) td.label"), NASTY);
-    assert!(text(&b, "#total-bytes .v").ends_with("KiB"));
+    assert_eq!(b.text("#table tbody tr:nth-child(3) td.label"), NASTY);
+    assert!(b.text("#total-bytes .v").ends_with("KiB"));
 
     // Sorting: by count (most first, ties in the table's order), then the other way.
     b.click("th button[data-col=count]");
     let labels = |b: &Browser| -> Vec<String> {
-        rows(b, "#table tbody tr")
-            .into_iter()
-            .map(|r| r.0)
-            .collect()
+        b.rows("#table tbody tr").into_iter().map(|r| r.0).collect()
     };
     assert_eq!(labels(&b), ["Alpha", "Beta", NASTY]);
     b.click("th button[data-col=count]");
@@ -220,7 +187,7 @@ fn report_in_a_browser() {
     b.type_into("#search", "alp");
     b.wait("return document.querySelectorAll('#table tbody tr').length === 1;");
     assert_eq!(
-        rows(&b, "#table tbody tr"),
+        b.rows("#table tbody tr"),
         owned(&[("Alpha", alpha_n, alpha_b)])
     );
 
@@ -228,7 +195,7 @@ fn report_in_a_browser() {
     b.open(&url);
     b.click("#table tbody tr[data-label=Alpha]");
     b.wait("return !!document.querySelector('#traceback li');");
-    let mut sites = rows(&b, "#drill-table tbody tr");
+    let mut sites = b.rows("#drill-table tbody tr");
     assert_eq!(sites.len(), 2, "{sites:?}");
     assert!(
         sites.iter().all(|s| s.0.contains("make_alpha")),
@@ -254,9 +221,9 @@ fn report_in_a_browser() {
         .collect();
     want.sort();
     assert_eq!(got, want);
-    let first = text(&b, "#traceback li:first-child");
+    let first = b.text("#traceback li:first-child");
     assert!(first.contains("make_alpha"), "{first}");
-    assert!(text(&b, "#drill-path").contains("Alpha"));
+    assert!(b.text("#drill-path").contains("Alpha"));
     // The other site: the Vecs' buffer.
     b.click("#drill-table tbody tr:nth-child(2)");
     assert_eq!(
@@ -275,7 +242,7 @@ fn report_in_a_browser() {
     // Other tables: by size, exact.
     b.click("#by [data-value=size]");
     assert_eq!(
-        rows(&b, "#table tbody tr"),
+        b.rows("#table tbody tr"),
         owned(&[
             ("1000", 3, 3000),
             ("400", 1, 400),
@@ -284,7 +251,7 @@ fn report_in_a_browser() {
         ])
     );
     b.click("#by [data-value=thread]");
-    let threads = rows(&b, "#table tbody tr");
+    let threads = b.rows("#table tbody tr");
     assert_eq!(threads.len(), 1);
     assert_eq!(
         (threads[0].1, threads[0].2),
@@ -307,14 +274,14 @@ fn report_in_a_browser() {
     );
     b.pointer("#flame-canvas", x, y, false);
     b.wait("return !document.querySelector('#flame-tip').hidden;");
-    let tip = text(&b, "#flame-tip");
+    let tip = b.text("#flame-tip");
     assert!(
         tip.contains(&format!("({} bytes)", grouped(alpha_b))),
         "{tip}"
     );
     b.pointer("#flame-canvas", x, y, true);
     assert_eq!(zoom(&b), json!([alpha_fn, alpha_b]));
-    assert!(text(&b, "#flame-path").contains(&alpha_fn));
+    assert!(b.text("#flame-path").contains(&alpha_fn));
     b.click("#flame-reset");
     assert_eq!(zoom(&b), json!(["", alpha_b + beta_b + nasty_b]));
     b.type_into("#flame-search", "Beta");
@@ -343,7 +310,7 @@ fn report_in_a_browser() {
 
     // The difference from the base: Beta grew, in red.
     assert_eq!(
-        rows(&b, "#diff-table tbody tr"),
+        b.rows("#diff-table tbody tr"),
         owned(&[("Beta", beta_n, beta_b)])
     );
     assert_eq!(
@@ -362,7 +329,7 @@ fn report_in_a_browser() {
         b.js("return [...document.querySelectorAll('#timeline-plot g.func')].map(g => g.dataset.name);", json!([])),
         json!(["demo::load"])
     );
-    assert!(text(&b, "#timeline-what").contains("demo --flag"));
+    assert!(b.text("#timeline-what").contains("demo --flag"));
 
     // A screenshot of the whole page, for a person to look at.
     b.click("#by [data-value=kind]");

@@ -1,6 +1,7 @@
 //! A minimal WebDriver client (the W3C protocol over HTTP/1.1 on std::net) driving headless
 //! Chromium through chromedriver, for the report's browser tests.
 
+#![allow(dead_code)] // each test file uses its own share of the client
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -165,6 +166,38 @@ impl Browser {
             "/execute/sync",
             Some(json!({ "script": script, "args": args })),
         )
+    }
+
+    /// The rows of a table in the page: (label, objects, bytes) from each row's data
+    /// attributes (`data-label`, `data-count`, `data-bytes`).
+    pub fn rows(&self, css: &str) -> Vec<(String, i64, i64)> {
+        let v = self.js(
+            "return [...document.querySelectorAll(arguments[0])].map(r =>
+                [r.dataset.label, Number(r.dataset.count), Number(r.dataset.bytes)]);",
+            json!([css]),
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r[0].as_str().unwrap_or_default().to_owned(),
+                    r[1].as_i64().unwrap(),
+                    r[2].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The text of the first element matching `css`.
+    pub fn text(&self, css: &str) -> String {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            json!([css]),
+        )
+        .as_str()
+        .unwrap_or_else(|| panic!("no {css}"))
+        .to_owned()
     }
 
     /// Polls `script` until it returns true (10 s at most).

@@ -173,8 +173,10 @@ impl<'h> Report<'h> {
         self
     }
 
-    /// The peak of the live heap in bytes, for the header (none by default: a heap alone
-    /// does not know its process's peak; `hpy().stats().peak_live_bytes` does).
+    /// The peak of the live heap in bytes, for the header. By default, the bytes of the
+    /// heap at its peak when the heap carries the census's history (a whole-process
+    /// snapshot, or a file of one), else none (a mark's heap or a subset does not know its
+    /// process's peak; `hpy().stats().peak_live_bytes` does).
     ///
     /// ```
     /// # #[global_allocator]
@@ -197,15 +199,16 @@ impl<'h> Report<'h> {
     /// assert!(html.trim_end().ends_with("</html>"));
     /// ```
     pub fn html(&self) -> String {
-        self.html_with(&|_| Vec::new())
+        self.html_with(&|p| history_views(self.heap, p))
     }
 
-    /// The page with extra views beside the live one: **the seam for allocation history**.
-    /// `extra` makes them (with the page's shared strings and tracebacks), each from its
-    /// figures per context with [`ViewData::from_contexts`]: the allocations since start
-    /// (`"allocations"`), the heap at its peak (`"peak"`). The page shows a switch between
-    /// views when there is more than one; every view has the same parts (the tables it has,
-    /// the kind × site cells, the flame graph), so the page draws them all alike.
+    /// The page with extra views beside the live one (`html` passes the heap's history:
+    /// [`history_views`]). `extra` makes them (with the page's shared strings and
+    /// tracebacks), each from its figures per context with [`ViewData::from_contexts`].
+    /// The page shows a switch between views when there is more than one; every view has
+    /// the same parts (the tables it has, the kind × site cells, the flame graph), so the
+    /// page draws them all alike: a new kind of figures per context is a new view, and
+    /// nothing else.
     pub(crate) fn html_with(&self, extra: &dyn Fn(&mut PageBuilder) -> Vec<ViewData>) -> String {
         guard::internal(|| {
             let mut p = PageBuilder::default();
@@ -215,12 +218,16 @@ impl<'h> Report<'h> {
             let graph = (self.unreachable.is_some() || self.cycles.is_some())
                 .then(|| p.graph(self.unreachable, self.cycles));
             let program = self.program.clone().unwrap_or_else(program_name);
+            // The peak: as given, else the heap at its peak that the history recorded.
+            let peak = self
+                .peak
+                .or_else(|| self.heap.at_peak().map(|h| h.size() as u64));
             let page = data::Page {
                 program,
                 taken: Some(self.taken.unwrap_or_else(now)),
                 version: env!("CARGO_PKG_VERSION"),
                 sample_rate: self.heap.sample_rate(),
-                peak: self.peak,
+                peak,
                 strings: p.strings,
                 stacks: p.stacks,
                 views,
@@ -251,6 +258,32 @@ impl<'h> Report<'h> {
             r
         })
     }
+}
+
+/// The views of the heap's allocation history, when it carries one (a whole-process
+/// snapshot, or a file of one): every block allocated since the start, freed ones included
+/// (where the churn comes from), and what the heap held at its peak.
+pub(crate) fn history_views(heap: &Heap, p: &mut PageBuilder) -> Vec<ViewData> {
+    let mut views = Vec::new();
+    for (id, title, history) in [
+        ("allocations", "Allocated since start", heap.allocations()),
+        ("peak", "Heap at its peak", heap.at_peak()),
+    ] {
+        let Some(history) = history else { continue };
+        let per_ctx = history
+            .items()
+            .iter()
+            .map(|&(ctx, n, b)| (ctx, (n as u64, b as u64)))
+            .collect();
+        views.push(ViewData::from_contexts(
+            id,
+            title,
+            &per_ctx,
+            history.meta(),
+            p,
+        ));
+    }
+    views
 }
 
 /// This executable's file name, or `program`.

@@ -34,7 +34,8 @@
     return (neg ? '\u2212' : '') + s + '\u00a0' + UNITS[u];
   }
   const count = (n) => (n < 0 ? '\u2212' : '') + Math.abs(n).toLocaleString('en-US');
-  const objects = (n) => count(n) + (n === 1 ? ' object' : ' objects');
+  // Objects, or blocks in the view of every allocation (freed ones included).
+  const objects = (n) => count(n) + (state.view && V().id === 'allocations' ? (n === 1 ? ' block' : ' blocks') : (n === 1 ? ' object' : ' objects'));
   const signed = (n, f) => (n > 0 ? '+' : '') + f(n);
   function pct(part, whole) {
     if (!whole) return '0\u00a0%';
@@ -81,7 +82,10 @@
     card('total-bytes', 'Live bytes', bytes(live.bytes), live.bytes.toLocaleString('en-US') + ' bytes');
     if (D.peak != null) card('total-peak', 'Peak of the live heap', bytes(D.peak), D.peak.toLocaleString('en-US') + ' bytes');
     else card('total-peak', 'Peak', 'not recorded', 'the snapshot has no history');
-    for (const v of D.views.slice(1)) card('total-' + v.id, v.title, bytes(v.bytes), count(v.count) + ' objects');
+    for (const v of D.views.slice(1)) {
+      if (v.id === 'peak' && D.peak != null) continue; // the peak's card says it
+      card('total-' + v.id, v.title, bytes(v.bytes), count(v.count) + (v.id === 'allocations' ? ' blocks' : ' objects'));
+    }
     if (D.diff) {
       const d = D.diff.a[1] - D.diff.b[1];
       card('total-diff', 'Change from base', signed(d, bytes), signed(D.diff.a[0] - D.diff.b[0], objects));
@@ -261,7 +265,8 @@
   function cell(box, c) {
     box.textContent = '';
     const objs = el('div');
-    objs.append(el('h3', { id: 'objects-title' }, 'Largest objects' + (c.objects.length < c.count ? ' (' + c.objects.length + ' of ' + count(c.count) + ')' : '')));
+    const listed = c.objects.length;
+    objs.append(el('h3', { id: 'objects-title' }, 'Largest objects' + (listed && listed < c.count ? ' (' + listed + ' of ' + count(c.count) + ')' : '')));
     if (c.objects.length) {
       const t = el('table', { id: 'objects', class: 'num' });
       t.append(el('thead', null, el('tr', null, el('th', { class: 'label', text: 'Address' }), el('th', { text: 'Size' }),
@@ -273,6 +278,8 @@
       }
       t.append(tb);
       objs.append(el('div', { class: 'scroll' }, t));
+    } else if (V().id !== 'live') {
+      objs.append(el('p', { class: 'note', text: 'This view counts blocks per allocation stack: it has no single objects to list (the live view has).' }));
     } else objs.append(el('p', { class: 'note', text: 'Not listed: the page lists the largest objects of the largest classes only.' }));
     const tbx = el('div');
     const many = c.stacks > 1 ? ' (the largest of ' + c.stacks + ' stacks)' : '';
@@ -418,6 +425,8 @@
       sec.dataset.zoom = zoom === 0 ? '' : S[t.name[zoom]];
       sec.dataset.zoomBytes = t.bytes[zoom];
       sec.dataset.inverted = String(inverted);
+      sec.dataset.view = V().id;
+      $('flame-what').textContent = V().title + ', by allocation stack';
       crumbs(t, anc);
       matches(t, q);
       levels.length = 0;
