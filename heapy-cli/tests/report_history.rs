@@ -64,6 +64,11 @@ fn history_views_in_a_browser() {
     b.wait("return document.querySelector('#flame').dataset.view === 'allocations';");
     assert_eq!(kind_row(&b, "Churn"), [(5, 500)]);
     assert_eq!(kind_row(&b, "Kept"), [(1, 300)]);
+    // History has no single objects: no table by size or thread.
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#by [role=tab]')].map(t => [t.dataset.value, t.disabled]);", json!([])),
+        json!([["kind", false], ["site", false], ["size", true], ["thread", true]])
+    );
     let total_bytes = b.js(
         "return Number(document.querySelector('#flame').dataset.zoomBytes);",
         json!([]),

@@ -103,7 +103,11 @@
       const nav = $('views');
       nav.hidden = false;
       nav.append(tabs(D.views.map((v, i) => [String(i), v.title]), '0', (i) => {
-        state.view = +i; state.sel = null; state.shown = PAGE; table(); flame.reset(); drill(null);
+        state.view = +i; state.sel = null; state.shown = PAGE;
+        // A view of history has tables by kind and site only (no single objects).
+        for (const b of document.querySelectorAll('#by [role=tab]')) b.disabled = !V().tables[b.dataset.value];
+        if (!V().tables[state.by]) document.querySelector('#by [data-value=kind]').click();
+        table(); flame.reset(); drill(null);
       }));
     }
   }
