@@ -82,7 +82,7 @@ mod profile;
 mod stack;
 mod sys;
 
-pub use census::{is_installed, kind, with_kind, Census, KindGuard, Stats};
+pub use census::{is_installed, kind, with_kind, Census, InKind, KindGuard, Kinded, Stats};
 pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]
 pub use export::flamegraph;
@@ -90,8 +90,9 @@ pub use export::flamegraph;
 pub use export::Report;
 pub use graph::{CycleRow, Cycles, PathRow, Paths, Reference, Retained, RetainedRow};
 pub use heap::{
-    check_allocations, check_memory_limit, check_no_alloc, check_no_leaks, hpy, By, Diff, DiffRow,
-    Heap, HeapRow, History, Hpy, Mark, MarkGuard, Object, Traceback,
+    check_allocations, check_memory_limit, check_memory_limit_async, check_no_alloc,
+    check_no_leaks, check_no_leaks_async, hpy, By, Diff, DiffRow, Heap, HeapRow, History, Hpy,
+    Mark, MarkGuard, Object, Scoped, Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
 pub use stack::{set_sample_seed, Frame, Stacks};

@@ -5,6 +5,7 @@ mod alloc;
 pub(crate) mod context;
 pub(crate) mod guard;
 pub(crate) mod history;
+mod in_kind;
 pub(crate) mod peak;
 pub(crate) mod record;
 pub(crate) mod registry;
@@ -15,6 +16,7 @@ mod trailer;
 
 pub(crate) use alloc::leak_report_asked;
 pub use alloc::Census;
+pub use in_kind::{InKind, Kinded};
 pub use stats::Stats;
 pub(crate) use stats::{collect as collect_stats, reset_peak, take_window_peak};
 pub use tags::{kind, with_kind, KindGuard};

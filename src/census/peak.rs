@@ -95,4 +95,13 @@ impl Watch {
         let hi = self.acc.load(Ordering::Relaxed).max(peak(self.thread));
         hi.saturating_sub(self.base).max(0) as u64
     }
+
+    /// The thread's net bytes now minus at the watch's start (what it allocated minus what
+    /// it freed meanwhile); 0 on a shared index.
+    pub(crate) fn net_change(&self) -> i64 {
+        if threads::shared(self.thread) {
+            return 0;
+        }
+        net(self.thread) - self.base
+    }
 }

@@ -106,7 +106,7 @@ thread_local! {
 /// `intern`, through the thread's cache of recent names. A hit is exact: the entry's text
 /// is compared with `name` in full, so an address reused for another name only misses.
 #[inline]
-fn intern_cached(name: &str) -> u32 {
+pub(crate) fn intern_cached(name: &str) -> u32 {
     let a = name.as_ptr() as usize;
     let i = (a ^ (a >> 4) ^ (a >> 9)) % RECENT;
     RECENT_KINDS
@@ -193,12 +193,24 @@ impl core::fmt::Debug for KindGuard {
 /// ```
 #[doc(alias("tag", "label"))]
 pub fn kind(name: &str) -> KindGuard {
-    let id = intern_cached(name);
-    let prev = CURRENT.try_with(|c| c.replace(id)).unwrap_or(0);
+    enter(intern_cached(name))
+}
+
+/// Makes tag `id` (an id from `intern`) the calling thread's kind until the guard drops:
+/// one thread-local swap, no lock, no allocation.
+#[inline]
+pub(crate) fn enter(id: u32) -> KindGuard {
     KindGuard {
-        prev,
+        prev: replace(id),
         _not_send: PhantomData,
     }
+}
+
+/// Sets the calling thread's tag to `id` and returns the one it replaces (0 once the
+/// thread-local is gone).
+#[inline]
+pub(crate) fn replace(id: u32) -> u32 {
+    CURRENT.try_with(|c| c.replace(id)).unwrap_or(0)
 }
 
 /// Runs `f` with the kind `name` applied to everything it allocates on this thread.

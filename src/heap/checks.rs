@@ -1,4 +1,5 @@
-//! Assertions for tests: no leaks over a closure, and a memory limit over a closure.
+//! Assertions for tests: no leaks over a closure (or a future), and a memory limit over a
+//! closure (or a future).
 //!
 //! Both run the closure under a thread-scoped [`Mark`], so tests that cargo runs in parallel
 //! threads do not disturb each other. Threads the closure spawns are not in the mark unless
@@ -7,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::future::Future;
 
 use super::{Heap, Mark, PAGE};
 use crate::census::guard;
@@ -145,6 +147,66 @@ pub fn check_memory_limit<R>(limit_bytes: u64, scope: impl FnOnce() -> R) -> Res
     result
 }
 
+/// Runs the future `fut` and checks that everything it allocated, on whichever threads
+/// polled it, is freed by the time it completes (its output is dropped first); otherwise
+/// [`Error::Leaked`] with the table of the objects left. The async form of
+/// [`check_no_leaks`], with a [task mark](crate::Hpy::task_mark): exact on a multi-thread
+/// runtime while other tasks run, and the code around `fut` is not in it. Tasks that `fut`
+/// spawns are not in it unless they are [scoped](Mark::scope) to the mark too. The
+/// non-panicking form of `assert_no_leaks!(async { … })`.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// async fn main() {
+///     assert!(heapy::check_no_leaks_async(async { vec![0u8; 64].len() }).await.is_ok());
+///
+///     let cache = std::sync::Mutex::new(Vec::new());
+///     let err = heapy::check_no_leaks_async(async { cache.lock().unwrap().push([0u8; 32]) })
+///         .await
+///         .unwrap_err();
+///     assert!(matches!(err, heapy::Error::Leaked { count: 1, size: 128, .. }));
+/// }
+/// ```
+#[doc(alias("leak_check", "async"))]
+pub async fn check_no_leaks_async<F: Future>(fut: F) -> Result<()> {
+    let mark = Mark::task();
+    drop(mark.scope(fut).await);
+    mark.check_no_leaks()
+}
+
+/// Runs the future `fut` and checks that what it allocated minus what it freed, on
+/// whichever threads polled it, never rose above `limit_bytes` (its peak, counted poll by
+/// poll); otherwise [`Error::OverLimit`] with the peak and the table of its objects still
+/// live at its end (its output included). The async form of [`check_memory_limit`], with a
+/// [task mark](crate::Hpy::task_mark); the non-panicking form of
+/// `assert_memory_limit!(limit, async { … })`.
+///
+/// ```
+/// #[global_allocator]
+/// static CENSUS: heapy::Census = heapy::Census::new();
+///
+/// #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// async fn main() {
+///     let ok = heapy::check_memory_limit_async(1024, async { drop(vec![0u8; 1000]) });
+///     assert!(ok.await.is_ok());
+///     let err = heapy::check_memory_limit_async(1024, async { vec![0u8; 1025] })
+///         .await
+///         .unwrap_err();
+///     assert!(matches!(err, heapy::Error::OverLimit { limit: 1024, peak: 1025, .. }));
+/// }
+/// ```
+#[doc(alias("memory_budget", "limit_memory", "async"))]
+pub async fn check_memory_limit_async<F: Future>(limit_bytes: u64, fut: F) -> Result<()> {
+    let mark = Mark::task();
+    let r = mark.scope(fut).await;
+    let result = mark.check_memory_limit(limit_bytes);
+    drop(r);
+    result
+}
+
 /// Asserts that a closure frees everything it allocates: runs it under a thread-scoped
 /// mark, drops its result, and panics with the table of the objects left (their kinds, and
 /// call sites when known) if any survive. Exact while other tests run in parallel threads;
@@ -168,9 +230,42 @@ pub fn check_memory_limit<R>(limit_bytes: u64, scope: impl FnOnce() -> R) -> Res
 /// assert!(msg.contains("1 objects (48 bytes) allocated in the scope are still live"));
 /// assert!(msg.contains("Forgotten"));
 /// ```
+///
+/// Given an `async` block instead, it is a future to `.await`: it runs the block and
+/// checks what the block allocated on whichever threads polled it (with
+/// [`check_no_leaks_async`](crate::check_no_leaks_async)), exact on a multi-thread runtime
+/// while other tasks run:
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// async fn main() {
+///     let other = tokio::spawn(async { vec![0u8; 10] }); // another task: not checked
+///     heapy::assert_no_leaks!(async {
+///         let v: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+///         assert_eq!(v.len(), 10);
+///     })
+///     .await;
+///     # drop(other.await);
+/// }
+/// ```
 #[macro_export]
 #[doc(alias("leak_check", "no_leaks"))]
 macro_rules! assert_no_leaks {
+    (async move $body:block $(,)?) => {
+        $crate::assert_no_leaks!(@future async move $body)
+    };
+    (async $body:block $(,)?) => {
+        $crate::assert_no_leaks!(@future async $body)
+    };
+    (@future $fut:expr) => {
+        async {
+            if let ::core::result::Result::Err(e) = $crate::check_no_leaks_async($fut).await {
+                ::core::panic!("assert_no_leaks! failed: {}", e);
+            }
+        }
+    };
     ($scope:expr $(,)?) => {
         if let ::core::result::Result::Err(e) = $crate::check_no_leaks($scope) {
             ::core::panic!("assert_no_leaks! failed: {}", e);
@@ -199,9 +294,42 @@ macro_rules! assert_no_leaks {
 /// let msg = *failed.unwrap_err().downcast::<String>().unwrap();
 /// assert!(msg.contains("peak was 8048 bytes, over the limit of 4096 bytes"));
 /// ```
+///
+/// Given an `async` block instead, it is a future to `.await`, and the peak is that of what
+/// the block allocated minus what it freed, on whichever threads polled it (with
+/// [`check_memory_limit_async`](crate::check_memory_limit_async)):
+///
+/// ```
+/// # #[global_allocator]
+/// # static CENSUS: heapy::Census = heapy::Census::new();
+/// #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// async fn main() {
+///     heapy::assert_memory_limit!(4096, async {
+///         for _ in 0..100 {
+///             drop(vec![0u8; 4000]);
+///         }
+///     })
+///     .await;
+/// }
+/// ```
 #[macro_export]
 #[doc(alias("memory_budget", "limit_memory"))]
 macro_rules! assert_memory_limit {
+    ($limit_bytes:expr, async move $body:block $(,)?) => {
+        $crate::assert_memory_limit!(@future $limit_bytes, async move $body)
+    };
+    ($limit_bytes:expr, async $body:block $(,)?) => {
+        $crate::assert_memory_limit!(@future $limit_bytes, async $body)
+    };
+    (@future $limit_bytes:expr, $fut:expr) => {
+        async {
+            if let ::core::result::Result::Err(e) =
+                $crate::check_memory_limit_async($limit_bytes, $fut).await
+            {
+                ::core::panic!("assert_memory_limit! failed: {}", e);
+            }
+        }
+    };
     ($limit_bytes:expr, $scope:expr $(,)?) => {
         if let ::core::result::Result::Err(e) = $crate::check_memory_limit($limit_bytes, $scope) {
             ::core::panic!("assert_memory_limit! failed: {}", e);

@@ -25,11 +25,14 @@ use std::sync::{Arc, OnceLock};
 /// The object record a snapshot holds: the registry's own type, copied out as is.
 pub(crate) use crate::census::registry::Obj;
 pub(crate) use crate::stack::Description;
-pub use checks::{check_allocations, check_memory_limit, check_no_alloc, check_no_leaks};
+pub use checks::{
+    check_allocations, check_memory_limit, check_memory_limit_async, check_no_alloc,
+    check_no_leaks, check_no_leaks_async,
+};
 pub(crate) use classes::Outside;
 pub use diff::{Diff, DiffRow};
 pub use history::History;
-pub use mark::{Mark, MarkGuard};
+pub use mark::{Mark, MarkGuard, Scoped};
 pub(crate) use meta::Meta;
 pub use object::Object;
 pub(crate) use render::{pct, PAGE};

@@ -270,6 +270,29 @@ impl Hpy {
         Mark::new()
     }
 
+    /// A reference point for futures: a [`Mark`] that no thread is in, so that its heap is
+    /// only what the futures [scoped](Mark::scope) to it allocated (and threads that
+    /// [entered](Mark::enter) it), on whichever threads polled them, and its
+    /// [peak](Mark::peak_bytes) theirs. The mark for an async test: neither the test's own
+    /// code nor the runtime's work between polls, nor other tasks, are in it.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// # use std::future::Future;
+    /// # use std::task::{Context, Waker};
+    /// let mark = heapy::hpy().task_mark();
+    /// let outside = vec![0u8; 10]; // the calling thread's: not in a task mark
+    /// let fut = std::pin::pin!(mark.scope(async { vec![0u8; 20] }));
+    /// let inside = fut.poll(&mut Context::from_waker(Waker::noop()));
+    /// assert_eq!(mark.heap().size(), 20);
+    /// # drop((outside, inside));
+    /// ```
+    #[doc(alias("async_mark", "future_mark"))]
+    pub fn task_mark(&self) -> Mark {
+        Mark::task()
+    }
+
     /// The census counters now.
     ///
     /// ```
