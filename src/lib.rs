@@ -82,6 +82,8 @@ mod profile;
 mod stack;
 mod sys;
 
+#[cfg(feature = "tracing")]
+pub use census::KindLayer;
 pub use census::{is_installed, kind, with_kind, Census, InKind, KindGuard, Kinded, Stats};
 pub use error::{Error, ParseByError, ParseStacksError, Result};
 #[cfg(feature = "flame")]

@@ -1,9 +1,9 @@
 //! Kinds and marks that follow futures across the worker threads of a multi-thread tokio
 //! runtime: `InKind::in_kind`, `Mark::scope`, and the async forms of the assertions.
 //!
-//! Every task here moves between workers on purpose: at each `hop()` it is woken from a
-//! thread outside the runtime and made to wait until a *different* worker polls it, so
-//! each task runs on both workers, many times. The expected figures are computed from what
+//! Every task here moves between workers on purpose: at each `hop()` (tests/common/hop.rs)
+//! it is woken from a thread outside the runtime and made to wait until a *different*
+//! worker polls it, so each task runs on both workers, many times. The expected figures are computed from what
 //! the tasks allocated (sizes chosen per task and step), and the heap is read by kinds of
 //! this file's own (so other tests of the process do not disturb them).
 //!
@@ -12,114 +12,18 @@
 //! long-lived buffer inside the yielding task's poll (rightly named by that task's kind,
 //! but not an object the test made).
 
-use std::cell::Cell;
+#[path = "common/hop.rs"]
+mod hop;
+
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
 
 use heapy::InKind;
+use hop::{hop, runtime, worker, Rewaker};
 
 #[global_allocator]
 static CENSUS: heapy::Census = heapy::Census::new();
-
-thread_local! {
-    /// This thread's number, given when it first asks (0: not yet). `const`, no destructor,
-    /// no allocation.
-    static WORKER: Cell<usize> = const { Cell::new(0) };
-}
-static NEXT_WORKER: AtomicUsize = AtomicUsize::new(1);
-
-fn worker() -> usize {
-    WORKER.with(|w| {
-        if w.get() == 0 {
-            w.set(NEXT_WORKER.fetch_add(1, Ordering::Relaxed));
-        }
-        w.get()
-    })
-}
-
-/// Wakes tasks from a thread outside the runtime, so that tokio queues them where every
-/// worker takes tasks from. Its lists are allocated up front: handing it a waker allocates
-/// nothing (a tokio waker's clone is a reference count).
-struct Rewaker {
-    queue: Mutex<Vec<Waker>>,
-    ready: Condvar,
-    stop: AtomicBool,
-}
-
-impl Rewaker {
-    fn start(capacity: usize) -> (Arc<Rewaker>, std::thread::JoinHandle<()>) {
-        let rw = Arc::new(Rewaker {
-            queue: Mutex::new(Vec::with_capacity(capacity)),
-            ready: Condvar::new(),
-            stop: AtomicBool::new(false),
-        });
-        let r = rw.clone();
-        let thread = std::thread::spawn(move || {
-            let mut batch: Vec<Waker> = Vec::with_capacity(capacity);
-            loop {
-                {
-                    let mut q = r.queue.lock().unwrap();
-                    while q.is_empty() && !r.stop.load(Ordering::Relaxed) {
-                        q = r.ready.wait(q).unwrap();
-                    }
-                    if q.is_empty() {
-                        return;
-                    }
-                    std::mem::swap(&mut *q, &mut batch);
-                }
-                for w in batch.drain(..) {
-                    w.wake();
-                }
-            }
-        });
-        (rw, thread)
-    }
-
-    fn wake_later(&self, w: &Waker) {
-        let mut q = self.queue.lock().unwrap();
-        assert!(q.len() < q.capacity(), "the rewaker's list is full");
-        q.push(w.clone());
-        self.ready.notify_one();
-    }
-
-    fn stop(&self, thread: std::thread::JoinHandle<()>) {
-        self.stop.store(true, Ordering::Relaxed);
-        drop(self.queue.lock().unwrap());
-        self.ready.notify_one();
-        thread.join().unwrap();
-    }
-}
-
-/// Ready once a worker other than the one that made it polls it.
-struct Hop<'a> {
-    from: usize,
-    rw: &'a Rewaker,
-}
-
-fn hop(rw: &Rewaker) -> Hop<'_> {
-    Hop { from: worker(), rw }
-}
-
-impl Future for Hop<'_> {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if worker() != self.from {
-            return Poll::Ready(());
-        }
-        self.rw.wake_later(cx.waker());
-        Poll::Pending
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
 
 const TASKS: usize = 24;
 const STEPS: usize = 6;

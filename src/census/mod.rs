@@ -9,6 +9,8 @@ mod in_kind;
 pub(crate) mod peak;
 pub(crate) mod record;
 pub(crate) mod registry;
+#[cfg(feature = "tracing")]
+mod span_kinds;
 mod stats;
 mod tags;
 pub(crate) mod threads;
@@ -17,6 +19,8 @@ mod trailer;
 pub(crate) use alloc::leak_report_asked;
 pub use alloc::Census;
 pub use in_kind::{InKind, Kinded};
+#[cfg(feature = "tracing")]
+pub use span_kinds::KindLayer;
 pub use stats::Stats;
 pub(crate) use stats::{collect as collect_stats, reset_peak, take_window_peak};
 pub use tags::{kind, with_kind, KindGuard};

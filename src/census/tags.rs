@@ -63,7 +63,7 @@ pub(crate) fn intern(name: &str) -> u32 {
 }
 
 /// The id of tag `name` and its interned text (the text is `""` for `TOO_MANY`).
-fn intern_named(name: &str) -> (u32, &'static str) {
+pub(crate) fn intern_named(name: &str) -> (u32, &'static str) {
     with_table(|t| {
         if let Some(hit) = t.ids.get(name) {
             return (*hit.value(), *hit.key());
