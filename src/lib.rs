@@ -24,6 +24,11 @@
 //!   else the function that allocated; [`Heap::bysite`] groups them by line of allocation and
 //!   [`Heap::traceback`] shows a stack. [`Stacks`] chooses how stacks are captured.
 //! * [`kind`] and [`with_kind`] tag allocations with a kind name (tags win over stacks).
+//! * Async code: [`InKind::in_kind`] gives a future's polls a kind, whichever worker thread
+//!   polls it; [`Hpy::task_mark`] and [`Mark::scope`] make a mark that follows futures, and
+//!   [`check_no_leaks_async`], [`check_memory_limit_async`] and the `async` forms of the
+//!   assertion macros check them; with the `tracing` feature, `KindLayer` makes the entered
+//!   tracing span the kind.
 //! * [`hpy`] gives an [`Hpy`]: [`Hpy::heap`] takes a snapshot ([`Heap`]), [`Hpy::mark`] a
 //!   thread-scoped reference point ([`Mark`]), [`Hpy::stats`] the counters ([`Stats`]).
 //! * [`Heap`] prints as guppy's partition table and drills down: [`Heap::bykind`],

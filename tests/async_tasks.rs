@@ -475,3 +475,50 @@ fn async_assertions_check_a_migrating_future() {
     CACHE.lock().unwrap().clear();
     rw.stop(waker_thread);
 }
+
+#[test]
+fn a_task_kind_s_totals_come_from_the_census_history() {
+    // Blocks allocated and freed at once: none is live at the end, but each is in the
+    // census's totals by kind, whichever worker ran it.
+    let rt = runtime();
+    let (rw, waker_thread) = Rewaker::start(2 * TASKS);
+    let workers = rt.block_on(async {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let rw = rw.clone();
+                tokio::spawn(
+                    async move {
+                        let mut workers = 0u64;
+                        for s in 0..STEPS {
+                            workers |= 1 << worker().min(63);
+                            drop(std::hint::black_box(vec![0u8; size(3, i, s)]));
+                            hop(&rw).await;
+                        }
+                        workers | 1 << worker().min(63)
+                    }
+                    .in_kind("async-history-Churn"),
+                )
+            })
+            .collect();
+        let mut workers = Vec::new();
+        for h in handles {
+            workers.push(h.await.unwrap());
+        }
+        workers
+    });
+    let totals = heapy::hpy().allocations().bykind().all();
+    let row = totals
+        .rows()
+        .find(|r| r.label() == "async-history-Churn")
+        .expect("a row for the kind");
+    let bytes: usize = (0..TASKS)
+        .flat_map(|i| (0..STEPS).map(move |s| size(3, i, s)))
+        .sum();
+    assert_eq!((row.count(), row.size()), (TASKS * STEPS, bytes));
+    assert!(workers.iter().all(|w| w.count_ones() >= 2));
+    assert_eq!(
+        kind_figures(&heapy::hpy().heap(), "async-history-Churn"),
+        (0, 0)
+    );
+    rw.stop(waker_thread);
+}

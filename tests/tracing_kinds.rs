@@ -310,3 +310,26 @@ fn span_kinds_and_in_kind_nest() {
         drop(kept);
     });
 }
+
+#[tracing::instrument]
+fn tk_history_churn(n: usize) -> usize {
+    (0..n)
+        .map(|i| std::hint::black_box(vec![0u8; 10 + i]).len())
+        .sum()
+}
+
+#[test]
+fn a_span_s_totals_come_from_the_census_history() {
+    let d = dispatch(heapy::KindLayer::new());
+    tracing::dispatcher::with_default(&d, || {
+        warm_up();
+        let bytes = tk_history_churn(25);
+        let totals = heapy::hpy().allocations().bykind().all();
+        let row = totals
+            .rows()
+            .find(|r| r.label() == "tk_history_churn")
+            .expect("a row for the span");
+        assert_eq!((row.count(), row.size()), (25, bytes));
+        assert_eq!(figures(&heapy::hpy().heap(), "tk_history_churn"), (0, 0));
+    });
+}
