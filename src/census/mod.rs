@@ -11,6 +11,8 @@ pub(crate) mod record;
 pub(crate) mod registry;
 #[cfg(feature = "tracing")]
 mod span_kinds;
+#[cfg(feature = "tracing")]
+mod span_table;
 mod stats;
 mod tags;
 pub(crate) mod threads;

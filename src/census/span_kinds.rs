@@ -2,13 +2,14 @@
 //! span the kind (the `tracing` feature).
 //!
 //! The span's kind is worked out once, when the span is made (`on_new_span`): its name, or
-//! its name and one field's value, or the path of its ancestors' kinds; interned, and kept in
-//! the span's extensions as the tag id. Entering the span (`on_enter`, at every poll of an
-//! instrumented future) then reads that id and swaps it in as the thread's kind; leaving it
-//! (`on_exit`) puts the previous kind back, from a fixed per-thread stack. Neither allocates
-//! nor runs user code; the only lock is the registry's read lock on the span's extensions,
-//! as any layer that keeps data per span takes. The figures are the census's own: this
-//! layer counts nothing.
+//! its name and one field's value, or the path of its ancestors' kinds; interned, and its tag
+//! id kept in the layer's lock-free table by span id (`span_table`) and in the span's
+//! extensions. Entering the span (`on_enter`, at every poll of an instrumented future) then
+//! reads the tag from the table (a couple of atomic loads; the extensions, read-locked, only
+//! for a span the full table could not hold) and swaps it in as the thread's kind; leaving
+//! it (`on_exit`) puts the previous kind back, from a fixed per-thread stack. Neither
+//! allocates nor runs user code. The figures are the census's own: this layer counts
+//! nothing.
 //!
 //! A field's value is formatted by its own `Debug`/`Display` (user code) into a buffer on
 //! the stack, outside heapy's guard; only the interning that follows is heapy's work.
@@ -22,7 +23,9 @@ use tracing_core::Subscriber;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+use super::span_table::SpanTable;
 use super::{guard, tags};
+use std::sync::Arc;
 
 /// Makes the entered tracing span the kind of what the thread allocates: with it, every
 /// `#[tracing::instrument]`ed function (sync or async) is a kind in [`Heap`](crate::Heap)
@@ -57,12 +60,38 @@ use super::{guard, tags};
 /// assert_eq!((h.count(), h.size()), (1, 80));
 /// # drop(v);
 /// ```
-#[derive(Clone, Debug, Default)]
 #[doc(alias("tracing", "span", "instrument", "Layer"))]
 #[non_exhaustive]
 pub struct KindLayer {
     field: Option<&'static str>,
     path: bool,
+    /// Span id → tag, for `on_enter` (the span's extensions keep the same, as a fallback).
+    table: Arc<SpanTable>,
+}
+
+impl Default for KindLayer {
+    fn default() -> KindLayer {
+        KindLayer::new()
+    }
+}
+
+impl Clone for KindLayer {
+    /// The same settings, with a table of its own (span ids are per subscriber).
+    fn clone(&self) -> KindLayer {
+        KindLayer {
+            table: guard::internal(|| Arc::new(SpanTable::new())),
+            ..*self
+        }
+    }
+}
+
+impl fmt::Debug for KindLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KindLayer")
+            .field("field", &self.field)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KindLayer {
@@ -84,7 +113,12 @@ impl KindLayer {
     /// # drop(v);
     /// ```
     pub fn new() -> KindLayer {
-        KindLayer::default()
+        KindLayer {
+            field: None,
+            path: false,
+            // heapy's own memory (64 KiB).
+            table: guard::internal(|| Arc::new(SpanTable::new())),
+        }
     }
 
     /// Names a span that has the field `name` by its name and that field's value, as
@@ -310,6 +344,7 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let kind = self.name_span(&span, None, Some(attrs));
+        self.table.insert(id.into_u64(), kind.tag);
         // The extension's box is heapy's own memory.
         guard::internal(|| span.extensions_mut().replace(kind));
     }
@@ -322,15 +357,27 @@ where
             _ => return,
         }
         let kind = self.name_span(&span, Some(values), None);
+        self.table.set(id.into_u64(), kind.tag);
         guard::internal(|| span.extensions_mut().replace(kind));
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let Some(tag) = span.extensions().get::<SpanKind>().map(|k| k.tag) else {
-            return;
+        let tag = match self.table.get(id.into_u64()) {
+            Some(tag) => tag,
+            // Not in the table (its probe was full when the span was made).
+            None => {
+                let Some(span) = ctx.span(id) else { return };
+                let Some(tag) = span.extensions().get::<SpanKind>().map(|k| k.tag) else {
+                    return;
+                };
+                tag
+            }
         };
         let _ = ENTERED.try_with(|e| e.enter(id.into_u64(), tag));
+    }
+
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        self.table.remove(id.into_u64());
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
