@@ -99,4 +99,46 @@ fn at_peak_matches_a_model_and_the_peak_figure() {
     assert_eq!((now.count(), now.size()), (2, 16_000), "{p}");
     assert_eq!(p.size() as u64, hpy().stats().peak_live_bytes);
     drop((a, b));
+
+    // Blocks made on other threads and freed on this one (a producer and a consumer, one
+    // at a time): the peak is counted across the threads.
+    hpy().reset_peak();
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(4000);
+    let (mut cur, mut max, mut at_max) = (0usize, 0usize, (0usize, 0usize));
+    let mut rng = Lcg(9);
+    for round in 0..6 {
+        let n = 300 + rng.next() as usize % 400;
+        let sizes: Vec<usize> = (0..n).map(|_| 1 + rng.next() as usize % 2000).collect();
+        let made = std::thread::spawn(move || {
+            sizes
+                .iter()
+                .map(|&s| heapy::with_kind("peak::Cross", || vec![round as u8; s]))
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        for v in made {
+            cur += v.len();
+            held.push(v);
+            if cur > max {
+                max = cur;
+                at_max = (held.len(), cur);
+            }
+        }
+        // Free about half on this thread.
+        let keep = held.len() / 2;
+        for v in held.drain(keep..) {
+            cur -= v.len();
+        }
+    }
+    let p = hpy().at_peak();
+    let cross = p.rows().find(|r| r.label() == "peak::Cross").unwrap();
+    assert_eq!((cross.count(), cross.size()), at_max, "{p}");
+    assert_eq!(
+        p.size() as u64,
+        hpy().stats().peak_live_bytes,
+        "{}",
+        p.all()
+    );
+    drop(held);
 }

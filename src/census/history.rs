@@ -21,20 +21,24 @@
 //! The heap at its peak is kept the way dhat keeps it, lazily, but without dhat's copy of
 //! every context: the process keeps a *peak generation* `GEN`, moved on when the heap starts
 //! to fall from a new maximum (the first free after an allocation that made a new peak). A
-//! context whose entry was last brought up to date in an older generation has not changed
-//! since that peak, so its figures at the peak are its figures now; the first allocation or
-//! free of the context in a new generation copies its figures *before* that change into its
-//! at-peak fields. So the hot path adds one load and one compare; the copy happens once per
-//! context touched after a peak. A thread notices a new peak without reading the global
-//! figures: it keeps the room between its pending live bytes and the peak as of its last
-//! flush (see `record::Local::live_change`). With one thread allocating, the at-peak figures
-//! are exact and add up to `Stats::peak_live_bytes`; with several, each thread's view of the
-//! peak may lag by its unflushed batch (16 KiB), as the peak figure itself does.
+//! context's live figures are the sum of parts that each change in one place only: its
+//! global entry (changed when a line is flushed into it) and each thread's line (changed by
+//! that thread). Each part is copied, the first time it changes in a new generation, as it
+//! was before the change: a line copies its own part (no shared write), the entry its own
+//! when a line is flushed into it, and a flushed line adds its part at the peak to the
+//! entry's. A part not changed since the peak is its value now. So the hot path adds one
+//! load and one compare, blocks freed on another thread than the one that made them are
+//! counted right, and the copies cost one line's two words per context touched after a
+//! peak. A thread notices a new peak without reading the global figures: it keeps the room
+//! between its pending live bytes and the peak as of its last flush (see
+//! `record::Local::live_change`). With one thread allocating, the at-peak figures are exact
+//! and add up to `Stats::peak_live_bytes`; with several, each thread's view of the peak may
+//! lag by its unflushed batch (16 KiB), as the peak figure itself does.
 //!
 //! Nothing here allocates through the global allocator, takes a lock, or panics.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::threads;
 use crate::stack;
@@ -89,8 +93,12 @@ struct Entry {
     max_live: AtomicU64,
     /// The generation the at-peak figures below belong to.
     peak_gen: AtomicU64,
+    /// The entry's own figures (what flushed lines added) at the peak of `peak_gen`.
     peak_blocks: AtomicU64,
     peak_bytes: AtomicU64,
+    /// The parts at that peak of the lines flushed since (wrapping sums of signed parts).
+    peak_flushed_blocks: AtomicU64,
+    peak_flushed_bytes: AtomicU64,
     /// 1 once the entry is in `Table::used`.
     listed: AtomicU32,
 }
@@ -221,9 +229,13 @@ struct Line {
     free_blocks: AtomicU64,
     lifetime: AtomicU64,
     short_lived: AtomicU64,
+    /// The line's part (allocated minus freed, signed, wrapping) at the peak of `gen`.
+    peak_blocks: AtomicU64,
+    peak_bytes: AtomicU64,
 }
 
 const _: () = assert!(core::mem::offset_of!(Line, max_live) + 8 <= 64);
+const _: () = assert!(core::mem::size_of::<Line>() == 128);
 
 /// A thread's mark log: this thread's allocations per context, counted while a mark made on
 /// the thread lives (see `Mark::allocations`).
@@ -302,7 +314,31 @@ fn gen() -> u64 {
 /// every context's figures now are its figures at the peak.
 #[cold]
 pub(crate) fn peak_passed() {
+    RISING.store(false, Ordering::Relaxed);
     GEN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Some thread made a new peak since the last `peak_passed`: the next free, on any thread,
+/// starts the fall from it. Relaxed: a flag whose value is all that is asked of it (the
+/// at-peak copies it starts are each thread's own program order).
+static RISING: AtomicBool = AtomicBool::new(false);
+
+/// An allocation made a new peak.
+#[inline(always)]
+pub(crate) fn rose() {
+    // The load spares the shared line a write while the heap keeps rising.
+    if !RISING.load(Ordering::Relaxed) {
+        RISING.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A free: if the heap was at a new peak, it starts to fall from it now.
+#[inline(always)]
+pub(crate) fn fell() {
+    // Relaxed: see RISING. The swap makes one thread move the generation on per peak.
+    if RISING.load(Ordering::Relaxed) && RISING.swap(false, Ordering::Relaxed) {
+        GEN.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// What a block's free tells the history besides its size.
@@ -340,7 +376,7 @@ fn line_for(h: &ThreadHist, ctx: u32) -> &Line {
     let g = gen();
     // Relaxed: the owner's own field.
     if l.gen.load(Ordering::Relaxed) != g {
-        at_peak_copy(l, ctx, g);
+        line_peak_copy(l, g);
     }
     l
 }
@@ -388,7 +424,7 @@ fn global_alloc(ctx: u32, size: usize) {
     let Some(e) = table().and_then(|t| t.entry(ctx)) else {
         return;
     };
-    global_peak_copy(e, gen());
+    entry_peak_copy(e, gen());
     // Relaxed: counters.
     e.alloc_blocks.fetch_add(1, Ordering::Relaxed);
     let b = e.alloc_bytes.fetch_add(size as u64, Ordering::Relaxed) + size as u64;
@@ -403,7 +439,7 @@ fn global_free(ctx: u32, size: usize, f: Freed) {
     let Some(e) = table().and_then(|t| t.entry(ctx)) else {
         return;
     };
-    global_peak_copy(e, gen());
+    entry_peak_copy(e, gen());
     // Relaxed: counters.
     e.free_blocks.fetch_add(1, Ordering::Relaxed);
     e.free_bytes.fetch_add(size as u64, Ordering::Relaxed);
@@ -412,52 +448,64 @@ fn global_free(ctx: u32, size: usize, f: Freed) {
         .fetch_add(u64::from(f.short), Ordering::Relaxed);
 }
 
-/// Brings entry `e`'s at-peak figures up to generation `g` from its global figures (no line
-/// of a thread adds to them).
-fn global_peak_copy(e: &Entry, g: u64) {
+/// The live blocks and bytes of an entry's own figures (wrapping: parts can be negative).
+fn entry_live(e: &Entry) -> (u64, u64) {
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    (
+        r(&e.alloc_blocks).wrapping_sub(r(&e.free_blocks)),
+        r(&e.alloc_bytes).wrapping_sub(r(&e.free_bytes)),
+    )
+}
+
+/// The live blocks and bytes of a line's part (wrapping: a thread that frees blocks made on
+/// another thread has a negative part).
+fn line_live(l: &Line) -> (u64, u64) {
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    (
+        r(&l.alloc_blocks).wrapping_sub(r(&l.free_blocks)),
+        r(&l.alloc_bytes).wrapping_sub(r(&l.free_bytes)),
+    )
+}
+
+/// Before entry `e`'s own figures change in generation `g`: if they were last copied in an
+/// older generation, they have not changed since that peak: copy them as they are.
+fn entry_peak_copy(e: &Entry, g: u64) {
     // Relaxed: figures of the moment (see the module notes).
     if e.peak_gen.load(Ordering::Relaxed) == g {
         return;
     }
-    let blocks = e
-        .alloc_blocks
-        .load(Ordering::Relaxed)
-        .wrapping_sub(e.free_blocks.load(Ordering::Relaxed));
-    let bytes = e
-        .alloc_bytes
-        .load(Ordering::Relaxed)
-        .wrapping_sub(e.free_bytes.load(Ordering::Relaxed));
+    let (blocks, bytes) = entry_live(e);
     e.peak_blocks.store(blocks, Ordering::Relaxed);
     e.peak_bytes.store(bytes, Ordering::Relaxed);
+    e.peak_flushed_blocks.store(0, Ordering::Relaxed);
+    e.peak_flushed_bytes.store(0, Ordering::Relaxed);
     e.peak_gen.store(g, Ordering::Relaxed);
 }
 
-/// The first change of `ctx` on this thread in generation `g`: its figures before the
-/// change are its figures at the peak.
+/// The first change of a line in generation `g`: its part before the change is its part at
+/// the peak.
 #[cold]
 #[inline(never)]
-fn at_peak_copy(l: &Line, ctx: u32, g: u64) {
-    // Relaxed: the owner's own field.
+fn line_peak_copy(l: &Line, g: u64) {
+    let (blocks, bytes) = line_live(l);
+    // Relaxed: the owner's own fields, read by readers as figures of the moment.
+    l.peak_blocks.store(blocks, Ordering::Relaxed);
+    l.peak_bytes.store(bytes, Ordering::Relaxed);
     l.gen.store(g, Ordering::Relaxed);
-    let Some(e) = table().and_then(|t| t.entry(ctx)) else {
-        return;
-    };
-    // Relaxed: figures of the moment (see the module notes).
-    if e.peak_gen.load(Ordering::Relaxed) == g {
-        return;
+}
+
+/// A line's part at the peak of generation `g`: copied if it changed since, else its part
+/// now.
+fn line_peak(l: &Line, g: u64) -> (u64, u64) {
+    // Relaxed: as in `line_peak_copy`.
+    if l.gen.load(Ordering::Relaxed) == g {
+        (
+            l.peak_blocks.load(Ordering::Relaxed),
+            l.peak_bytes.load(Ordering::Relaxed),
+        )
+    } else {
+        line_live(l)
     }
-    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let blocks = r(&e.alloc_blocks)
-        .wrapping_sub(r(&e.free_blocks))
-        .wrapping_add(r(&l.alloc_blocks))
-        .wrapping_sub(r(&l.free_blocks));
-    let bytes = r(&e.alloc_bytes)
-        .wrapping_sub(r(&e.free_bytes))
-        .wrapping_add(r(&l.alloc_bytes))
-        .wrapping_sub(r(&l.free_bytes));
-    e.peak_blocks.store(blocks, Ordering::Relaxed);
-    e.peak_bytes.store(bytes, Ordering::Relaxed);
-    e.peak_gen.store(g, Ordering::Relaxed);
 }
 
 /// Flushes line `l` into its context's global entry and empties it.
@@ -474,6 +522,14 @@ fn flush_line(l: &Line) {
     let Some(e) = table().and_then(|t| t.entry(key - 1)) else {
         return;
     };
+    // The entry's figures are about to change: keep them as they were at the peak, and add
+    // the line's part at the peak to the entry's account of flushed parts.
+    let g = gen();
+    entry_peak_copy(e, g);
+    let (pb, pbytes) = line_peak(l, g);
+    // Relaxed: wrapping sums of signed parts; figures of the moment.
+    e.peak_flushed_blocks.fetch_add(pb, Ordering::Relaxed);
+    e.peak_flushed_bytes.fetch_add(pbytes, Ordering::Relaxed);
     let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
     // Relaxed: counters whose sums are all that is asked of them.
     e.alloc_blocks
@@ -508,8 +564,10 @@ fn refill(l: &Line, ctx: u32) {
         .wrapping_sub(e.free_bytes.load(Ordering::Relaxed));
     l.base_live.store(live, Ordering::Relaxed);
     l.max_live.store(0, Ordering::Relaxed);
-    l.gen
-        .store(e.peak_gen.load(Ordering::Relaxed), Ordering::Relaxed);
+    // A line filled now had no part at the current generation's peak (which came before).
+    l.peak_blocks.store(0, Ordering::Relaxed);
+    l.peak_bytes.store(0, Ordering::Relaxed);
+    l.gen.store(gen(), Ordering::Relaxed);
     // Release: pairs with a reader's Acquire; the zeroed deltas come with the new key.
     l.key.store(ctx.wrapping_add(1), Ordering::Release);
 }
@@ -586,7 +644,11 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
     // Relaxed: the claims; each index is read with Acquire below (0: not written yet).
     let n = t.used_len.load(Ordering::Relaxed) as usize;
     let mut out: Vec<CtxHistory> = Vec::with_capacity(n);
-    let mut pos = std::collections::HashMap::<u32, usize>::with_capacity(n);
+    // Figures at the peak, signed (parts can be negative), per row of `out`.
+    let mut peak: Vec<(i64, i64)> = Vec::with_capacity(n);
+    // Rows by entry index (tags past the table's share one entry).
+    let mut pos = std::collections::HashMap::<usize, usize>::with_capacity(n);
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     for k in 0..n.min(SLOTS) {
         // Acquire: as above.
         let i = t.used[k].load(Ordering::Acquire);
@@ -595,10 +657,8 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
         }
         let i = i as usize - 1;
         let Some(e) = t.get(i) else { continue };
-        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let ctx = ctx_of(i);
-        let mut h = CtxHistory {
-            ctx,
+        out.push(CtxHistory {
+            ctx: ctx_of(i),
             alloc_blocks: r(&e.alloc_blocks),
             alloc_bytes: r(&e.alloc_bytes),
             free_blocks: r(&e.free_blocks),
@@ -608,16 +668,19 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
             max_live: r(&e.max_live),
             peak_blocks: 0,
             peak_bytes: 0,
-        };
-        if r(&e.peak_gen) == g {
-            h.peak_blocks = r(&e.peak_blocks);
-            h.peak_bytes = r(&e.peak_bytes);
+        });
+        // The entry's own part at the peak, with the parts of lines flushed since; or, if
+        // it did not change since the peak, its figures now.
+        let (pb, pbytes) = if r(&e.peak_gen) == g {
+            (
+                r(&e.peak_blocks).wrapping_add(r(&e.peak_flushed_blocks)),
+                r(&e.peak_bytes).wrapping_add(r(&e.peak_flushed_bytes)),
+            )
         } else {
-            // Marked as "unchanged since the peak": filled in from the figures now below.
-            h.peak_blocks = u64::MAX;
-        }
-        pos.insert(ctx, out.len());
-        out.push(h);
+            entry_live(e)
+        };
+        peak.push((pb as i64, pbytes as i64));
+        pos.insert(i, out.len() - 1);
     }
     threads::for_each_active(|ti| {
         if threads::shared(ti) {
@@ -630,7 +693,6 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
             if key == 0 {
                 continue;
             }
-            let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
             let d = [
                 r(&l.alloc_blocks),
                 r(&l.alloc_bytes),
@@ -640,14 +702,16 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
                 r(&l.short_lived),
             ];
             let max = r(&l.max_live);
+            let (pb, pbytes) = line_peak(l, g);
             // Acquire fence, then the key again: if the line was flushed or refilled while
             // read, its deltas may be in the entry already: leave them out.
             core::sync::atomic::fence(Ordering::Acquire);
             if l.key.load(Ordering::Relaxed) != key {
                 continue;
             }
-            let ctx = key - 1;
-            let Some(&p) = pos.get(&ctx) else { continue };
+            let Some(&p) = pos.get(&index(key - 1)) else {
+                continue;
+            };
             let h = &mut out[p];
             h.alloc_blocks = h.alloc_blocks.wrapping_add(d[0]);
             h.alloc_bytes = h.alloc_bytes.wrapping_add(d[1]);
@@ -658,13 +722,15 @@ pub(crate) fn collect() -> Vec<CtxHistory> {
             if max as i64 > h.max_live as i64 {
                 h.max_live = max;
             }
+            peak[p].0 = peak[p].0.wrapping_add(pb as i64);
+            peak[p].1 = peak[p].1.wrapping_add(pbytes as i64);
         }
     });
-    for h in &mut out {
-        if h.peak_blocks == u64::MAX {
-            h.peak_blocks = h.live_blocks();
-            h.peak_bytes = h.live_bytes();
-        }
+    for (h, (pb, pbytes)) in out.iter_mut().zip(peak) {
+        // Parts read at slightly different moments while other threads run can add up
+        // below zero for a moment: a context never held less than nothing.
+        h.peak_blocks = pb.max(0) as u64;
+        h.peak_bytes = pbytes.max(0) as u64;
         // A context's own maximum is at least what it holds now and held at the peak.
         h.max_live = h.max_live.max(h.live_bytes()).max(h.peak_bytes);
     }

@@ -109,9 +109,6 @@ struct Local {
     /// How far `pending` can rise before the live bytes pass the peak, as of the thread's
     /// last flush (or its start, or `reset_peak` on this thread).
     room: Cell<i64>,
-    /// The thread's last change made a new peak: its next free starts the fall from it
-    /// (`history::peak_passed`).
-    rising: Cell<bool>,
 }
 
 impl Drop for Local {
@@ -155,7 +152,6 @@ thread_local! {
             slots: UnsafeCell::new(LocalSlots::new()),
             hist: Cell::new(core::ptr::null()),
             room: Cell::new(0),
-            rising: Cell::new(false),
         }
     };
 }
@@ -229,11 +225,10 @@ impl Local {
         if delta > 0 {
             if p > self.room.get() {
                 self.room.set(p);
-                self.rising.set(true);
+                history::rose();
             }
-        } else if self.rising.get() {
-            self.rising.set(false);
-            history::peak_passed();
+        } else {
+            history::fell();
         }
         if p.unsigned_abs() >= stats::FLUSH_BYTES {
             self.pending.set(0);
@@ -568,10 +563,7 @@ fn keep_history(stacks: Stacks) -> bool {
 /// The calling thread's room below the peak after `stats::reset_peak` (the live bytes now
 /// are the peak).
 pub(crate) fn reset_room() {
-    let _ = LOCAL.try_with(|l| {
-        l.room.set(l.pending.get());
-        l.rising.set(false);
-    });
+    let _ = LOCAL.try_with(|l| l.room.set(l.pending.get()));
 }
 
 #[inline(always)]
