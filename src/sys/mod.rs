@@ -52,3 +52,5 @@ pub(crate) use stop::{
 };
 pub(crate) use thread::{current_stack_bounds, current_thread_name, current_tid, is_main_thread};
 pub(crate) use workers::run_parallel;
+#[cfg(feature = "serve")]
+pub(crate) use workers::{spawn as spawn_own, OwnThread};

@@ -65,6 +65,58 @@ pub(crate) fn run_parallel(extra: usize, f: &(dyn Fn() + Sync)) {
     drop(helpers);
 }
 
+/// A long-lived thread of heapy's own (the HTTP server's), made as the helpers are, so that
+/// nothing runs on it but the function it is given. Joined with [`OwnThread::join`]; a
+/// handle dropped unjoined leaves the thread running, detached from nobody (it ends with
+/// the process).
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub(crate) struct OwnThread(libc::pthread_t);
+
+/// The boxed function a thread started by [`spawn`] runs.
+type Body = Box<dyn FnOnce() + Send + 'static>;
+
+extern "C" fn start_own(arg: *mut c_void) -> *mut c_void {
+    // SAFETY: `arg` is the `Box<Body>` that `spawn` leaked for this thread alone; it is
+    // taken back exactly once, here.
+    let body = unsafe { Box::from_raw(arg as *mut Body) };
+    // A panic must not unwind into the C library's thread start: it ends the thread.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    ptr::null_mut()
+}
+
+/// Starts `body` on a new thread named `name` (at most 15 bytes, as Linux keeps them). The
+/// caller should hold the reentrancy flag (the boxes are heapy's own), and `body` take it
+/// first thing.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub(crate) fn spawn(name: &core::ffi::CStr, body: Body) -> std::io::Result<OwnThread> {
+    let arg = Box::into_raw(Box::new(body)) as *mut c_void;
+    let mut t = MaybeUninit::<libc::pthread_t>::uninit();
+    // SAFETY: `t` is writable; `start_own` has the signature pthread_create expects and owns
+    // `arg` from here when the call succeeds.
+    let rc = unsafe { libc::pthread_create(t.as_mut_ptr(), ptr::null(), start_own, arg) };
+    if rc != 0 {
+        // SAFETY: no thread was started, so `arg` is still ours alone.
+        drop(unsafe { Box::from_raw(arg as *mut Body) });
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: pthread_create succeeded and wrote the handle.
+    let t = unsafe { t.assume_init() };
+    // SAFETY: `t` is a live thread (not joined yet) and `name` a NUL-terminated string;
+    // a name too long is refused with ERANGE, which leaves the thread unnamed.
+    unsafe { libc::pthread_setname_np(t, name.as_ptr()) };
+    Ok(OwnThread(t))
+}
+
+impl OwnThread {
+    /// Waits for the thread to end.
+    #[cfg_attr(not(feature = "serve"), allow(dead_code))]
+    pub(crate) fn join(self) {
+        // SAFETY: the handle came from a successful pthread_create and is joined once
+        // (`self` is consumed).
+        unsafe { libc::pthread_join(self.0, ptr::null_mut()) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +135,24 @@ mod tests {
         });
         assert_eq!(done.load(Ordering::Relaxed), 1000);
         assert_eq!(runs.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn an_own_thread_runs_its_body_and_is_joined() {
+        use std::sync::Arc;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let me = crate::sys::current_tid();
+        let t = spawn(
+            c"heapy-test",
+            Box::new(move || {
+                assert_ne!(crate::sys::current_tid(), me);
+                r.fetch_add(1, Ordering::Relaxed);
+            }),
+        )
+        .unwrap();
+        t.join();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
     }
 
     #[test]
