@@ -131,6 +131,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// `heapy::serve` (feature `serve`) could not listen on the address it was given (not an
+    /// address, in use, not this host's, no permission).
+    #[error("cannot serve on {addr}: {source}")]
+    Serve {
+        /// The address as given.
+        addr: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// [`Recorder::start`](crate::Recorder::start) while another recorder runs (there is one
     /// timeline per process).
     #[error("a Recorder is already running (writing {})", path.display())]

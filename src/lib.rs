@@ -84,6 +84,8 @@ mod export;
 mod graph;
 mod heap;
 mod profile;
+#[cfg(feature = "serve")]
+mod serve;
 mod stack;
 mod sys;
 
@@ -102,6 +104,8 @@ pub use heap::{
     Mark, MarkGuard, Object, Scoped, Traceback,
 };
 pub use profile::{LineProfile, LineRow, Recorder};
+#[cfg(feature = "serve")]
+pub use serve::{serve, Server};
 pub use stack::{set_sample_seed, Frame, Stacks};
 
 /// memory_profiler's `mprof` timelines: memory over time as `.dat` files, written by

@@ -110,7 +110,7 @@ pub(crate) fn shared_live_change(slot: &threads::ThreadSlot, delta: i64) {
 /// assert!(after.peak_live_bytes >= 1000);
 /// # drop(v);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Objects allocated and not yet freed.

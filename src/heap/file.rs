@@ -136,8 +136,8 @@ fn checksum_text(body: &[u8]) -> String {
 }
 
 impl Heap {
-    /// The file's bytes.
-    fn snapshot_bytes(&self) -> Result<Vec<u8>> {
+    /// The file's bytes (what `dump` writes; `heapy::serve`'s `/snapshot`).
+    pub(crate) fn snapshot_bytes(&self) -> Result<Vec<u8>> {
         // A subset (a filter, a row, a difference) shares its parent's names table: only
         // the kinds and threads its own objects name go into the file.
         let mut ctxs: HashSet<u32> = self.objs.iter().map(|o| o.ctx).collect();
