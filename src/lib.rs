@@ -60,6 +60,10 @@
 //! * `Report` and `Heap::report` (feature `report`): one self-contained interactive HTML
 //!   page of a heap (tables, drill-down, flame graph, diff, memory over time), also made by
 //!   `heapy report`.
+//! * From a running program: `heapy::serve("127.0.0.1:6060")` (feature `serve`) serves the
+//!   heap over HTTP (`/debug/pprof/heap` for `go tool pprof`, Pyroscope and Parca; tables,
+//!   counters and snapshot files), from one thread of heapy's own; `HEAPY_SERVE=<addr>`
+//!   starts it with no code change.
 //!
 //! ## Tests that run in parallel
 //!
