@@ -511,3 +511,65 @@ fn heapy_serve_starts_a_server_before_main() {
         "{err}"
     );
 }
+
+/// `go tool pprof`'s flat figure for the node `kind` (`-unit=B`: plain numbers).
+fn pprof_flat(out: &str, kind: &str) -> Option<i64> {
+    out.lines().find_map(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        (fields.last() == Some(&kind)).then(|| fields[0].trim_end_matches('B').parse().ok())?
+    })
+}
+
+#[test]
+fn go_tool_pprof_reads_the_profile() {
+    let go = std::process::Command::new("go").arg("version").output();
+    if !matches!(&go, Ok(o) if o.status.success()) {
+        eprintln!(
+            "skipped: no `go` command to run `go tool pprof` with (Debian: apt-get install golang-go)"
+        );
+        return;
+    }
+    let server = heapy::serve("127.0.0.1:0").unwrap();
+    let (held, count, bytes) = tagged("ServeGo", (0..13).map(|i| 300 + 7 * i));
+    let url = format!("http://{}/debug/pprof/heap", server.addr());
+    let dir = tempfile::tempdir().unwrap();
+    let top = |index: &str| {
+        let out = std::process::Command::new("go")
+            .args(["tool", "pprof", "-top", "-unit=B", "-focus=^ServeGo$"])
+            .arg(format!("-sample_index={index}"))
+            .arg(&url)
+            .env("PPROF_TMPDIR", dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let space = top("inuse_space");
+    assert_eq!(pprof_flat(&space, "ServeGo"), Some(bytes as i64), "{space}");
+    let objects = top("inuse_objects");
+    assert_eq!(
+        pprof_flat(&objects, "ServeGo"),
+        Some(count as i64),
+        "{objects}"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_pointer_scan_stops_and_releases_the_server_thread() {
+    let server = heapy::serve("127.0.0.1:0").unwrap();
+    let addr = server.addr();
+    assert_eq!(get(addr, "/stats").status, 200);
+    // The scan stops every thread with a signal, the server's too (its poll returns EINTR).
+    match heapy::hpy().try_heapu() {
+        Ok(_) | Err(heapy::Error::MemoryUnreadable { .. }) => {}
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(get(addr, "/stats").status, 200);
+    assert_eq!(get(addr, "/debug/pprof/heap").status, 200);
+}
