@@ -36,7 +36,7 @@ fn fetch(addr: SocketAddr, request: &[u8]) -> (u16, usize) {
     (status, total)
 }
 
-const REQUESTS: [&[u8]; 11] = [
+const REQUESTS: [&[u8]; 13] = [
     b"GET / HTTP/1.1\r\n\r\n",
     b"GET /debug/pprof/heap HTTP/1.1\r\n\r\n",
     b"GET /debug/pprof/heap?gc=1 HTTP/1.1\r\n\r\n",
@@ -44,6 +44,8 @@ const REQUESTS: [&[u8]; 11] = [
     b"GET /heap?by=site&all=1 HTTP/1.1\r\n\r\n",
     b"GET /heap?by=size HTTP/1.1\r\n\r\n",
     b"GET /heap?by=thread HTTP/1.1\r\n\r\n",
+    b"GET /heap?alloc=1&by=site HTTP/1.1\r\n\r\n",
+    b"GET /heap?peak=1 HTTP/1.1\r\n\r\n",
     b"GET /stats HTTP/1.1\r\n\r\n",
     b"GET /snapshot HTTP/1.1\r\n\r\n",
     b"GET /report HTTP/1.1\r\n\r\n",
@@ -94,7 +96,10 @@ fn serving_every_endpoint_allocates_nothing_the_census_counts() {
         (before.allocations, before.live_bytes),
         "stopping the server allocated in the census"
     );
-    let expected: Vec<u16> = [200, 200, 200, 200, 200, 200, 200, 200, 200, 404, 405].repeat(3);
+    let expected: Vec<u16> = [
+        200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 404, 405,
+    ]
+    .repeat(3);
     assert_eq!(statuses, expected);
     drop(held);
 }

@@ -9,7 +9,8 @@ const INDEX: &str = "\
 /debug/pprof/heap    the heap as a pprof profile (gzip'd profile.proto), as Go serves it:
                      go tool pprof http://HOST/debug/pprof/heap
 /heap?by=VIEW        the heap as guppy's table; VIEW is kind (default), site, size, thread
-                     or id; &all=1 prints every row
+                     or id; &all=1 prints every row; &alloc=1: every block allocated
+                     since the start, &peak=1: the heap at its peak (by kind or site)
 /stats               the census's counters (JSON)
 /snapshot            a snapshot file (JSON), for `heapy view FILE` and `heapy diff`
 /report              the HTML report (needs heapy's `report` feature)
@@ -80,11 +81,12 @@ fn failed(what: &str, e: crate::Error) -> Response {
 }
 
 /// `GET /debug/pprof/heap`. Go's parameters (`gc=1`, `seconds=N`, `debug=N`) are ignored:
-/// the profile is always the live heap now, as profile.proto.
+/// the profile is always the heap now, as profile.proto.
 ///
 /// The one place the server makes a pprof profile: the export decides the sample types
-/// (`inuse_objects`/`inuse_space`, and Go's `alloc_objects`/`alloc_space` when the census
-/// keeps allocation history), so the server serves whatever `Heap::pprof_bytes` writes.
+/// (Go's four, `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space`, when the
+/// heap carries the census's history; `inuse_*` alone otherwise), so the server serves
+/// whatever `Heap::pprof_bytes` writes.
 fn pprof(h: &Heap) -> Response {
     match h.pprof_bytes() {
         Ok(body) => Response {
@@ -97,7 +99,18 @@ fn pprof(h: &Heap) -> Response {
     }
 }
 
-/// `GET /heap?by=VIEW[&all=1]`: guppy's table, ten rows unless `all` is given.
+/// Whether the flag parameter `key` is on (`&all`, `&all=1`; not `&all=0` or `&all=false`).
+fn flag(req: &Request, key: &str) -> bool {
+    req.param(key).is_some_and(|v| v != "0" && v != "false")
+}
+
+/// `GET /heap?by=VIEW[&all=1][&alloc=1|&peak=1]`: guppy's table, ten rows unless `all` is
+/// given; with `alloc`, every block allocated since the start ([`Hpy::allocations`]), with
+/// `peak` the heap at its peak ([`Hpy::at_peak`]), by kind or site (as `heapy view --alloc`
+/// and `--peak`).
+///
+/// [`Hpy::allocations`]: crate::Hpy::allocations
+/// [`Hpy::at_peak`]: crate::Hpy::at_peak
 fn table(req: &Request) -> Response {
     let by = match req.param("by").filter(|v| !v.is_empty()) {
         None => By::Kind,
@@ -106,16 +119,48 @@ fn table(req: &Request) -> Response {
             Err(e) => return Response::text(400, format!("{e} (as in /heap?by=site)")),
         },
     };
-    let all = req.param("all").is_some_and(|v| v != "0" && v != "false");
-    let h = hpy().heap().by(by);
-    let text = if all {
-        h.all().to_string()
-    } else {
-        // The library's hint names a method; a reader of this page adds a parameter.
-        h.to_string()
-            .replace("Type e.g. '.more()' to view.>", "Add &all=1 to view.>")
+    let all = flag(req, "all");
+    let text = match (flag(req, "alloc"), flag(req, "peak")) {
+        (true, true) => return Response::text(400, "ask for alloc or for peak, not both"),
+        (false, false) => {
+            let h = hpy().heap().by(by);
+            if all {
+                h.all().to_string()
+            } else {
+                h.to_string()
+            }
+        }
+        (alloc, _) => {
+            let hist = if alloc {
+                hpy().allocations()
+            } else {
+                hpy().at_peak()
+            };
+            let hist = match by {
+                By::Kind => hist.bykind(),
+                By::Site => hist.bysite(),
+                other => {
+                    return Response::text(
+                        400,
+                        format!(
+                            "the allocation history groups by kind or site, not by {}",
+                            other.name()
+                        ),
+                    )
+                }
+            };
+            if all {
+                hist.all().to_string()
+            } else {
+                hist.to_string()
+            }
+        }
     };
-    Response::text(200, text)
+    // The library's hint names a method; a reader of this page adds a parameter.
+    Response::text(
+        200,
+        text.replace("Type e.g. '.more()' to view.>", "Add &all=1 to view.>"),
+    )
 }
 
 /// `GET /stats`: [`Stats`](crate::Stats) as JSON.

@@ -28,8 +28,8 @@ use crate::{sys, Error, Result};
 ///
 /// | path | answer |
 /// | --- | --- |
-/// | `GET /debug/pprof/heap` | the heap as a gzip'd pprof profile, as Go's `net/http/pprof` serves it ([`Heap::pprof_bytes`](crate::Heap::pprof_bytes)); Go's parameters (`?gc=1`, `?seconds=`, `?debug=`) are ignored |
-/// | `GET /heap?by=kind\|site\|size\|thread\|id` | guppy's table as text; `&all=1` for every row |
+/// | `GET /debug/pprof/heap` | the heap as a gzip'd pprof profile, as Go's `net/http/pprof` serves it ([`Heap::pprof_bytes`](crate::Heap::pprof_bytes)): Go's four sample types `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space` when the census keeps history (the default), `inuse_*` otherwise; Go's parameters (`?gc=1`, `?seconds=`, `?debug=`) are ignored |
+/// | `GET /heap?by=kind\|site\|size\|thread\|id` | guppy's table as text; `&all=1` for every row; `&alloc=1` every block allocated since the start ([`Hpy::allocations`](crate::Hpy::allocations)), `&peak=1` the heap at its peak ([`Hpy::at_peak`](crate::Hpy::at_peak)), by kind or site |
 /// | `GET /stats` | [`Stats`](crate::Stats) as JSON |
 /// | `GET /snapshot` | a snapshot file ([`Heap::dump`](crate::Heap::dump)'s), for `heapy view` |
 /// | `GET /report` | the HTML report: 404 with a reason, as this heapy has no `report` feature |
