@@ -312,8 +312,19 @@ fn stats_snapshot_index_and_report() {
         assert!(r.text().contains(path), "{path} in {}", r.text());
     }
     let r = get(server.addr(), "/report");
-    assert_eq!(r.status, 404);
-    assert!(r.text().contains("`report` feature"), "{}", r.text());
+    if cfg!(feature = "report") {
+        // The report's page carries the heap's data: the kind is in it.
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
+        assert!(r.text().starts_with("<!DOCTYPE html>"));
+        assert!(
+            r.text().contains("\"ServeSnap\""),
+            "the kind in the page's data"
+        );
+    } else {
+        assert_eq!(r.status, 404);
+        assert!(r.text().contains("`report` feature"), "{}", r.text());
+    }
     drop(held);
 }
 

@@ -13,7 +13,7 @@ const INDEX: &str = "\
                      since the start, &peak=1: the heap at its peak (by kind or site)
 /stats               the census's counters (JSON)
 /snapshot            a snapshot file (JSON), for `heapy view FILE` and `heapy diff`
-/report              the HTML report (needs heapy's `report` feature)
+/report              the interactive HTML report (with heapy's `report` feature)
 ";
 
 /// A request's answer, and whether building it took a snapshot (the heavy paths: at most one
@@ -195,14 +195,27 @@ fn snapshot(h: &Heap) -> Response {
     }
 }
 
-/// `GET /report`: the HTML report, where heapy has one. The report (`Heap::report_html`,
-/// feature `report`) is not part of this build yet; when it is, this becomes
-/// `#[cfg(feature = "report")]` a 200 with `text/html` from `hpy().heap().report_html()`,
-/// and the 404 below stays for builds without the feature (`serve` does not turn it on).
+/// `GET /report`: the interactive HTML report of the heap now ([`Heap::report_html`], feature
+/// `report`).
+///
+/// [`Heap::report_html`]: crate::Heap::report_html
+#[cfg(feature = "report")]
+fn report() -> Response {
+    Response {
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        headers: Vec::new(),
+        body: hpy().heap().report_html().into_bytes(),
+    }
+}
+
+/// `GET /report` in a build without the `report` feature (`serve` does not turn it on): 404,
+/// saying why.
+#[cfg(not(feature = "report"))]
 fn report() -> Response {
     Response::text(
         404,
-        "the HTML report is not available: this heapy has no `report` feature \
+        "the HTML report is not available: this heapy was built without its `report` feature \
          (use /heap, /snapshot or /debug/pprof/heap)",
     )
 }
@@ -237,8 +250,11 @@ mod tests {
         let a = answer(&req("GET /heap?by=colour HTTP/1.1\r\n\r\n"), false);
         assert_eq!(a.response.status, 400);
         assert!(String::from_utf8_lossy(&a.response.body).contains("unknown view 'colour'"));
-        let a = answer(&req("GET /report HTTP/1.1\r\n\r\n"), false);
-        assert_eq!(a.response.status, 404);
-        assert!(String::from_utf8_lossy(&a.response.body).contains("`report` feature"));
+        #[cfg(not(feature = "report"))]
+        {
+            let a = answer(&req("GET /report HTTP/1.1\r\n\r\n"), false);
+            assert_eq!(a.response.status, 404);
+            assert!(String::from_utf8_lossy(&a.response.body).contains("`report` feature"));
+        }
     }
 }

@@ -32,7 +32,7 @@ use crate::{sys, Error, Result};
 /// | `GET /heap?by=kind\|site\|size\|thread\|id` | guppy's table as text; `&all=1` for every row; `&alloc=1` every block allocated since the start ([`Hpy::allocations`](crate::Hpy::allocations)), `&peak=1` the heap at its peak ([`Hpy::at_peak`](crate::Hpy::at_peak)), by kind or site |
 /// | `GET /stats` | [`Stats`](crate::Stats) as JSON |
 /// | `GET /snapshot` | a snapshot file ([`Heap::dump`](crate::Heap::dump)'s), for `heapy view` |
-/// | `GET /report` | the HTML report: 404 with a reason, as this heapy has no `report` feature |
+/// | `GET /report` | the interactive HTML report of the heap (`Heap::report_html`) in a build with the `report` feature too; else 404 saying so |
 /// | `GET /` | the list |
 ///
 /// The heap is [`hpy().heap()`](crate::Hpy::heap): every live object (after the reference
