@@ -227,6 +227,13 @@ pub mod __private {
         crate::census::guard::internal(|| crate::sys::atomic::check(path))
     }
 
+    /// Sets how many frames a stack capture keeps at most (1 ..= 2048; 2048 by default) and
+    /// whether it reuses the thread's previous walk (by default it does): the overhead
+    /// benchmark's side-by-side configurations. Captures already made keep their ids.
+    pub fn configure_capture(frames: usize, reuse: bool) {
+        crate::stack::configure_capture(frames, reuse);
+    }
+
     /// Forgets every resolved stack and symbol (the symbolization benchmark's cold runs).
     pub fn forget_symbols() {
         crate::census::guard::internal(crate::stack::forget_symbols);

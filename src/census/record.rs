@@ -138,6 +138,8 @@ impl Drop for Local {
             self.own_live.get(),
             self.pending.replace(0),
         );
+        // The stack capture's per-thread state goes back for the next thread.
+        crate::stack::thread_exit();
     }
 }
 

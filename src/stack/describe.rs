@@ -39,7 +39,8 @@ impl Description {
 /// The tag that was current when the allocations of stack context `ctx` were made (0:
 /// none).
 pub(crate) fn tag(ctx: u32) -> u32 {
-    intern::frames(ctx, super::BASE).map_or(0, |(_, tag)| tag)
+    ctx.checked_sub(super::BASE)
+        .map_or(0, |n| intern::TREE.tag(n))
 }
 
 /// Resolves stack context `ctx` as its stack says (its tag, see [`tag`], is the caller's
@@ -103,11 +104,11 @@ pub(crate) fn describe_all(ctxs: &[u32], parallel: impl FnOnce(usize, &(dyn Fn()
 }
 
 fn resolve(ctx: u32) -> Arc<Description> {
-    let Some((addrs, _tag)) = intern::frames(ctx, super::BASE) else {
+    let Some((addrs, _tag)) = super::stack_frames(ctx) else {
         return Arc::new(Description::named("<stack table full>"));
     };
     let mut all: Vec<Frame> = Vec::new();
-    for &a in addrs {
+    for a in addrs {
         all.extend(super::symbolize::frames(a).iter().cloned());
     }
     // The innermost frames are heapy's own code, inlined into the allocator shim (and the

@@ -1,203 +1,324 @@
-//! The stack interner: each distinct stack gets a context id, lock-free, without allocating.
+//! The stack interner: stacks as paths in a tree of (parent node, return address) nodes, so
+//! that deep stacks share their common outer frames (as heaptrack and memray store traces).
+//! Lock-free, without allocating, never waiting on another thread for long.
 //!
-//! A fixed-size open-addressed table in pages mapped from the kernel (never through the
-//! global allocator). An entry is claimed with one compare-and-swap of its key, filled, and
-//! then published with a release store; a reader that meets an entry still being filled
-//! passes it by, so two threads interning the same new stack at the same moment may get two
-//! ids for it (both resolve to the same names). A full table is counted, never silent.
+//! A node names the path from the outermost captured frame (a child of the root) down to
+//! its own return address. A stack with frames `f0` (innermost) .. `fn-1` (outermost) is the
+//! node reached from the root by `fn-1`, then `fn-2`, ..., then `f0`; when a tag was current,
+//! one more node below it holds the tag (a *tag node*), so a context id names one full stack
+//! plus the tag. A context id is `base` + the node's number (1 ..= `NODES`).
+//!
+//! The nodes live in one open-addressed hash table (keyed by parent, return address and kind)
+//! in pages mapped from the kernel, never through the global allocator. A node is claimed
+//! with one compare-and-swap of its key word, its return address written, and the key
+//! published with a release store. A thread that meets a node being written with the same
+//! key bits waits a few hundred spins for it; if the writer still has not finished (it was
+//! descheduled, or the process forked while it wrote), the reader makes a second node for
+//! the same path. Ids stay unique per path except in that case, and every id always names
+//! exactly the stack it was made for. Nodes are never removed or rewritten.
+//!
+//! Limits: `NODES` nodes; a new node is refused once 7/8 of them are used (or when `PROBES`
+//! slots in a row are taken), and the allocation gets node 0 (context id `base`, `<stack table full>`), counted in
+//! `dropped`.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sys;
 
-/// Frames kept per stack (innermost first).
-pub(crate) const DEPTH: usize = 32;
-/// Entries in the table.
-pub(crate) const ENTRIES: usize = 1 << 17;
-/// Entries tried before a stack is given up as "table full".
-const PROBES: usize = 64;
+/// Nodes in the process's table (context ids `base + 1 ..= base + NODES`).
+pub(crate) const NODES: usize = 1 << 22;
+/// Slots tried before a node is given up as "table full".
+const PROBES: usize = 256;
+/// Spins a reader waits for a node another thread is writing with the same key bits.
+const SPINS: u32 = 512;
 
-/// Key states in the top two bits; the low 62 bits are the stack's hash.
+/// Key word: state in bits 63..62, "handed out as a context" in bit 61, tag node in bit 60,
+/// 37 bits of the hash in 59..23, the parent's number (0: the root) in 22..0.
 const WRITING: u64 = 1 << 62;
 const READY: u64 = 2 << 62;
-const HASH: u64 = (1 << 62) - 1;
+const STATE: u64 = 3 << 62;
+const CONTEXT: u64 = 1 << 61;
+pub(crate) const TAG: u64 = 1 << 60;
+const HASH_BITS: u64 = ((1 << 37) - 1) << 23;
+const PARENT: u64 = (1 << 23) - 1;
+/// What identifies a node (with its return address).
+const IDENT: u64 = TAG | HASH_BITS | PARENT;
 
-#[repr(C)]
-struct Entry {
+/// A node: its key word and its return address (or, for a tag node, the tag).
+#[repr(C, align(16))]
+struct Node {
     key: AtomicU64,
-    len: u32,
-    /// The tag that was current at the allocation (0 for none): tags win for kinds, the
-    /// stack still gives the call site.
-    tag: u32,
-    frames: [usize; DEPTH],
+    ret: AtomicUsize,
 }
 
-/// The table, mapped on first use. Acquire/Release: the mapping is published with the
-/// pointer, and it is never unmapped once published.
-static TABLE: AtomicPtr<Entry> = AtomicPtr::new(core::ptr::null_mut());
-/// Stacks that found no room. Relaxed: a counter.
-static DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Entries in use. Relaxed: a counter.
-static USED: AtomicU64 = AtomicU64::new(0);
-
-/// The context id given to allocations whose stack found no room (the first stack id).
-pub(crate) fn full_id(base: u32) -> u32 {
-    base
+/// A table of nodes. The process has one ([`TREE`]); tests make small ones.
+pub(crate) struct Tree {
+    /// The nodes, mapped on first use. Acquire/Release: the mapping is published with the
+    /// pointer, and it is never unmapped once published.
+    nodes: AtomicPtr<Node>,
+    /// Slots (a power of two, at most 2^23 - 1 usable numbers).
+    cap: usize,
+    /// Nodes in use. Relaxed: a counter and a soft limit.
+    used: AtomicU64,
+    /// Distinct stacks handed out as contexts. Relaxed: a counter.
+    stacks: AtomicU64,
+    /// Stacks that found no room. Relaxed: a counter.
+    dropped: AtomicU64,
 }
 
-const BYTES: usize = ENTRIES * core::mem::size_of::<Entry>();
+/// The process's stack tree.
+pub(crate) static TREE: Tree = Tree::new(NODES);
 
-#[cold]
-fn map() -> Option<NonNull<Entry>> {
-    let p = sys::map_zeroed(BYTES)?.cast::<Entry>();
-    match TABLE.compare_exchange(
-        core::ptr::null_mut(),
-        p.as_ptr(),
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
-        Ok(_) => Some(p),
-        Err(theirs) => {
-            // SAFETY: our mapping was never published; nothing else refers to it.
-            unsafe { sys::unmap(p.cast(), BYTES) };
-            NonNull::new(theirs)
-        }
-    }
-}
-
+/// The hash of a node's identity (fmix64 of MurmurHash3 over the mixed words).
 #[inline(always)]
-fn table() -> Option<NonNull<Entry>> {
-    match NonNull::new(TABLE.load(Ordering::Acquire)) {
-        Some(t) => Some(t),
-        None => map(),
-    }
-}
-
-/// The stack's hash. Each frame is rotated by its own position and the words are combined
-/// in two independent lanes, so the loop has no long chain of multiplies (this runs on
-/// every allocation); one final mix spreads the bits. Entries are compared in full, so the
-/// hash only has to spread stacks over the table.
-#[inline(always)]
-fn hash(frames: &[usize], tag: u32) -> u64 {
-    let (mut a, mut b) = (frames.len() as u64 ^ (u64::from(tag) << 40), 0u64);
-    for (i, pair) in frames.chunks(2).enumerate() {
-        let r = (i as u32 * 13) & 63;
-        a ^= (pair[0] as u64).rotate_left(r);
-        if let Some(&f) = pair.get(1) {
-            b ^= (f as u64).rotate_left(r + 7);
-        }
-    }
-    let mut h = a ^ b.rotate_left(32);
-    // fmix64 from MurmurHash3.
+fn hash(parent: u32, ret: usize, kind: u64) -> u64 {
+    let mut h = (ret as u64) ^ (u64::from(parent) << 40) ^ u64::from(parent) ^ kind;
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h & HASH
+    h ^ (h >> 33)
 }
 
-/// Word-by-word equality, inlined (the stacks are short).
-#[inline(always)]
-fn same(a: &[usize], b: &[usize]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-}
-
-/// The id of `frames` with `tag` (`base` + 1 + its entry), interning it if new;
-/// `full_id(base)` when the table has no room.
-#[inline]
-pub(crate) fn intern(frames: &[usize], tag: u32, base: u32) -> u32 {
-    let frames = &frames[..frames.len().min(DEPTH)];
-    let Some(t) = table() else {
-        DROPPED.fetch_add(1, Ordering::Relaxed);
-        return full_id(base);
-    };
-    let h = hash(frames, tag);
-    let mut i = h as usize % ENTRIES;
-    for _ in 0..PROBES {
-        // SAFETY: `i < ENTRIES`; the table holds ENTRIES entries and is never unmapped.
-        let e = unsafe { t.as_ptr().add(i) };
-        // SAFETY: `e` is a live entry; only its atomic key is borrowed here.
-        let key = unsafe { &(*e).key };
-        // Acquire: pairs with the Release that published the entry's frames.
-        let k = key.load(Ordering::Acquire);
-        if k == (READY | h) {
-            // SAFETY: a READY entry is never written again, and its frames were published
-            // by the Release store we synchronised with.
-            let (fs, t) = unsafe { stored(e) };
-            if t == tag && same(fs, frames) {
-                return base + 1 + i as u32;
-            }
-        } else if k == 0 {
-            // Claim the entry. Relaxed: the claim publishes nothing; the frames are
-            // published by the Release store below.
-            if key
-                .compare_exchange(0, WRITING | h, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                // SAFETY: the CAS made this entry ours alone until we publish it; nobody
-                // reads `len` or `frames` of an entry whose key is not READY.
-                unsafe {
-                    (*e).len = frames.len() as u32;
-                    (*e).tag = tag;
-                    (&mut (*e).frames)[..frames.len()].copy_from_slice(frames);
-                }
-                // Release: publishes `len` and `frames` with the key.
-                key.store(READY | h, Ordering::Release);
-                USED.fetch_add(1, Ordering::Relaxed);
-                return base + 1 + i as u32;
-            }
-            // Lost the race: look at the same entry again on the next probe.
-            continue;
+impl Tree {
+    /// An empty tree of `cap` slots (a power of two below 2^23), mapped on first use.
+    pub(crate) const fn new(cap: usize) -> Tree {
+        assert!(cap.is_power_of_two() && cap < (1 << 23));
+        Tree {
+            nodes: AtomicPtr::new(core::ptr::null_mut()),
+            cap,
+            used: AtomicU64::new(0),
+            stacks: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
-        i = (i + 1) % ENTRIES;
     }
-    DROPPED.fetch_add(1, Ordering::Relaxed);
-    full_id(base)
+
+    fn bytes(&self) -> usize {
+        self.cap * core::mem::size_of::<Node>()
+    }
+
+    #[cold]
+    fn map(&self) -> Option<NonNull<Node>> {
+        let p = sys::map_zeroed(self.bytes())?.cast::<Node>();
+        match self.nodes.compare_exchange(
+            core::ptr::null_mut(),
+            p.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Some(p),
+            Err(theirs) => {
+                // SAFETY: our mapping was never published; nothing else refers to it.
+                unsafe { sys::unmap(p.cast(), self.bytes()) };
+                NonNull::new(theirs)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn table(&self) -> Option<NonNull<Node>> {
+        match NonNull::new(self.nodes.load(Ordering::Acquire)) {
+            Some(t) => Some(t),
+            None => self.map(),
+        }
+    }
+
+    /// The node at number `n` (1 ..= cap), if the table is mapped.
+    #[inline(always)]
+    fn node(&self, n: u32) -> Option<&Node> {
+        let i = (n as usize).checked_sub(1)?;
+        if i >= self.cap {
+            return None;
+        }
+        let t = NonNull::new(self.nodes.load(Ordering::Acquire))?;
+        // SAFETY: `i < cap` inside a mapping that is never unmapped; nodes are only
+        // accessed through their atomics.
+        Some(unsafe { &*t.as_ptr().add(i) })
+    }
+
+    /// The number of the node for `ret` below `parent` (0: the root; `kind` 0 for a frame,
+    /// [`TAG`] for a tag node), made if new; `None` when the table has no room (not
+    /// counted here: the caller counts the stack once).
+    #[inline]
+    pub(crate) fn child(&self, parent: u32, ret: usize, kind: u64) -> Option<u32> {
+        let t = self.table()?;
+        let h = hash(parent, ret, kind);
+        let ident = kind | (h & HASH_BITS) | (u64::from(parent) & PARENT);
+        let mask = self.cap - 1;
+        let mut i = h as usize & mask;
+        let mut spins = 0;
+        let mut probes = 0;
+        while probes < PROBES {
+            // SAFETY: `i <= mask < cap`; the table holds `cap` nodes and is never unmapped;
+            // nodes are only accessed through their atomics.
+            let n = unsafe { &*t.as_ptr().add(i) };
+            // Acquire: pairs with the Release that published the node's return address.
+            let k = n.key.load(Ordering::Acquire);
+            match k & STATE {
+                READY => {
+                    // Relaxed: the Acquire load of the key above ordered this read after the
+                    // write it published, and a ready node is never written again.
+                    if k & IDENT == ident && n.ret.load(Ordering::Relaxed) == ret {
+                        return Some(i as u32 + 1);
+                    }
+                }
+                WRITING => {
+                    if k & IDENT == ident && spins < SPINS {
+                        // Most likely our own node, being written: look again shortly.
+                        spins += 1;
+                        core::hint::spin_loop();
+                        continue;
+                    }
+                }
+                _ => {
+                    if self.used.load(Ordering::Relaxed) >= (self.cap - self.cap / 8) as u64 {
+                        return None;
+                    }
+                    // Claim the slot. Relaxed: the claim publishes nothing; the return
+                    // address is published by the Release store below.
+                    if n.key
+                        .compare_exchange(0, WRITING | ident, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        // Relaxed: published by the Release store of the key just below.
+                        n.ret.store(ret, Ordering::Relaxed);
+                        // Release: publishes the return address with the key.
+                        n.key.store(READY | ident, Ordering::Release);
+                        self.used.fetch_add(1, Ordering::Relaxed);
+                        return Some(i as u32 + 1);
+                    }
+                    // Lost the race: look at the same slot again.
+                    continue;
+                }
+            }
+            i = (i + 1) & mask;
+            probes += 1;
+        }
+        None
+    }
+
+    /// Notes that node `n` is handed out as a context (counted once per node).
+    #[inline]
+    pub(crate) fn handed_out(&self, n: u32) {
+        if let Some(node) = self.node(n) {
+            // Relaxed: the bit only counts stacks; it publishes nothing.
+            if node.key.load(Ordering::Relaxed) & CONTEXT == 0
+                && node.key.fetch_or(CONTEXT, Ordering::Relaxed) & CONTEXT == 0
+            {
+                self.stacks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Counts a stack that found no room.
+    #[cold]
+    pub(crate) fn drop_one(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The node number of `frames` (innermost first) with `tag` (0: none): interned without
+    /// any cache; 0 when the table has no room (counted). For stacks captured where the
+    /// thread has no cache (thread teardown), and for tests.
+    pub(crate) fn intern(&self, frames: &[usize], tag: u32) -> u32 {
+        let mut n = 0;
+        for &ret in frames.iter().rev() {
+            match self.child(n, ret, 0) {
+                Some(c) => n = c,
+                None => {
+                    self.drop_one();
+                    return 0;
+                }
+            }
+        }
+        self.finish(n, tag)
+    }
+
+    /// The context node for a stack whose innermost node is `leaf` and with `tag`; 0 when
+    /// there is no room (counted).
+    #[inline]
+    pub(crate) fn finish(&self, leaf: u32, tag: u32) -> u32 {
+        let n = if tag == 0 {
+            Some(leaf)
+        } else {
+            self.child(leaf, tag as usize, TAG)
+        };
+        match n {
+            Some(n) if n != 0 => {
+                self.handed_out(n);
+                n
+            }
+            _ => {
+                self.drop_one();
+                0
+            }
+        }
+    }
+
+    /// The published node `n`: (key word, return address), read with Acquire.
+    fn read(&self, n: u32) -> Option<(u64, usize)> {
+        let node = self.node(n)?;
+        // Acquire: pairs with the Release that published the return address.
+        let k = node.key.load(Ordering::Acquire);
+        if k & STATE != READY {
+            return None;
+        }
+        // Relaxed: ordered by the Acquire above; a ready node is never written again.
+        Some((k, node.ret.load(Ordering::Relaxed)))
+    }
+
+    /// The tag of context node `n` (0: none or unknown).
+    pub(crate) fn tag(&self, n: u32) -> u32 {
+        match self.read(n) {
+            Some((k, ret)) if k & TAG != 0 => ret as u32,
+            _ => 0,
+        }
+    }
+
+    /// The frames (innermost first) and tag of context node `n`, if published. Allocates:
+    /// call with the reentrancy flag held.
+    pub(crate) fn frames(&self, n: u32) -> Option<(Vec<usize>, u32)> {
+        let (mut k, mut ret) = self.read(n)?;
+        let mut tag = 0;
+        if k & TAG != 0 {
+            tag = ret as u32;
+            let parent = (k & PARENT) as u32;
+            if parent == 0 {
+                return Some((Vec::new(), tag));
+            }
+            (k, ret) = self.read(parent)?;
+        }
+        let mut out = Vec::new();
+        // Parents exist before their children, so the chain ends at the root; the bound
+        // only guards against a corrupted table.
+        for _ in 0..=self.cap {
+            out.push(ret);
+            let parent = (k & PARENT) as u32;
+            if parent == 0 {
+                return Some((out, tag));
+            }
+            (k, ret) = self.read(parent)?;
+        }
+        None
+    }
+
+    /// Stacks that found no room, distinct stacks handed out, and nodes in use.
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.dropped.load(Ordering::Relaxed),
+            self.stacks.load(Ordering::Relaxed),
+            self.used.load(Ordering::Relaxed),
+        )
+    }
 }
 
-/// The frames and tag of stack id `id` (as given by `intern` with the same `base`), if
-/// published.
-pub(crate) fn frames(id: u32, base: u32) -> Option<(&'static [usize], u32)> {
-    let i = id.checked_sub(base + 1)? as usize;
-    if i >= ENTRIES {
-        return None;
+impl Drop for Tree {
+    fn drop(&mut self) {
+        if let Some(p) = NonNull::new(*self.nodes.get_mut()) {
+            // SAFETY: `&mut self`: nothing else reaches the mapping any more.
+            unsafe { sys::unmap(p.cast(), self.bytes()) };
+        }
     }
-    let t = NonNull::new(TABLE.load(Ordering::Acquire))?;
-    // SAFETY: `i < ENTRIES` inside a table that is never unmapped.
-    let e = unsafe { t.as_ptr().add(i) };
-    // SAFETY: only the atomic key is borrowed. Acquire: pairs with the Release that
-    // published the frames.
-    if unsafe { &(*e).key }.load(Ordering::Acquire) & !HASH != READY {
-        return None;
-    }
-    // SAFETY: the key, read above with Acquire, said READY: the frames and tag were written
-    // before the Release store that set it, and a READY entry is never written again.
-    Some(unsafe { stored(e) })
-}
-
-/// The frames and tag of a published entry.
-///
-/// # Safety
-///
-/// `e` must be an entry of the table whose key was read READY with Acquire ordering.
-#[inline(always)]
-unsafe fn stored(e: *const Entry) -> (&'static [usize], u32) {
-    // SAFETY: a READY entry is never written again and the table is never unmapped, so a
-    // shared borrow for the rest of the process is sound.
-    unsafe {
-        let len = ((*e).len as usize).min(DEPTH);
-        (&(&(*e).frames)[..len], (*e).tag)
-    }
-}
-
-/// Allocations whose stack found no room in the table, and distinct stacks interned.
-pub(crate) fn counts() -> (u64, u64) {
-    (
-        DROPPED.load(Ordering::Relaxed),
-        USED.load(Ordering::Relaxed),
-    )
 }
 
 #[cfg(test)]
@@ -205,18 +326,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn same_stack_same_id_and_frames_come_back() {
-        let base = 1 << 23;
-        let a = intern(&[1, 2, 3, 0xdead_0001], 0, base);
-        let b = intern(&[1, 2, 3, 0xdead_0001], 0, base);
-        let c = intern(&[1, 2, 3, 0xdead_0002], 0, base);
-        let d = intern(&[1, 2, 3, 0xdead_0001], 7, base);
+    fn same_stack_same_node_and_frames_come_back() {
+        let t = Tree::new(1 << 10);
+        let a = t.intern(&[1, 2, 3, 0xdead_0001], 0);
+        let b = t.intern(&[1, 2, 3, 0xdead_0001], 0);
+        let c = t.intern(&[1, 2, 3, 0xdead_0002], 0);
+        let d = t.intern(&[1, 2, 3, 0xdead_0001], 7);
+        let e = t.intern(&[9, 2, 3, 0xdead_0001], 0);
         assert_eq!(a, b);
+        assert!(a != 0 && c != 0 && d != 0 && e != 0);
         assert_ne!(a, c);
         assert_ne!(a, d);
-        assert!(a > base);
-        assert_eq!(frames(a, base), Some((&[1, 2, 3, 0xdead_0001][..], 0)));
-        assert_eq!(frames(d, base), Some((&[1, 2, 3, 0xdead_0001][..], 7)));
-        assert_eq!(frames(full_id(base), base), None);
+        assert_ne!(a, e);
+        assert_eq!(t.frames(a), Some((vec![1, 2, 3, 0xdead_0001], 0)));
+        assert_eq!(t.frames(d), Some((vec![1, 2, 3, 0xdead_0001], 7)));
+        assert_eq!(t.frames(e), Some((vec![9, 2, 3, 0xdead_0001], 0)));
+        assert_eq!((t.tag(d), t.tag(a)), (7, 0));
+        assert_eq!(t.frames(0), None);
+        // Shared outer frames are shared nodes: 4 + 4 (the other outermost frame) + 1
+        // (another innermost frame below the shared three) + 1 (the tag node).
+        assert_eq!(t.counts(), (0, 4, 10));
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_nodes_and_counts_each_stack_once() {
+        let t = Tree::new(1 << 6);
+        // 7/8 of 64 slots: 56 nodes. Stacks of 4 fresh frames each: 14 fit exactly.
+        let mut ids = Vec::new();
+        for s in 0..14usize {
+            let f: Vec<usize> = (0..4).map(|i| 0x1000 + s * 16 + i).collect();
+            let id = t.intern(&f, 0);
+            assert_ne!(id, 0, "stack {s}");
+            ids.push((id, f));
+        }
+        assert_eq!(t.counts(), (0, 14, 56));
+        assert_eq!(t.intern(&[0x9999], 0), 0);
+        assert_eq!(t.intern(&[0x9998, 0x9997], 3), 0);
+        assert_eq!(t.counts(), (2, 14, 56));
+        // What is in keeps its id and frames; a known stack with a new tag needs a node.
+        for (id, f) in &ids {
+            assert_eq!(t.intern(f, 0), *id);
+            assert_eq!(t.frames(*id), Some((f.clone(), 0)));
+        }
+        assert_eq!(t.intern(&ids[0].1, 5), 0);
+        assert_eq!(t.counts(), (3, 14, 56));
+    }
+
+    #[test]
+    fn threads_interning_the_same_new_stacks_agree() {
+        let t = Tree::new(1 << 16);
+        let stacks: Vec<Vec<usize>> = (0..64usize)
+            .map(|s| {
+                // 250 shared outer frames, 50 inner ones of the stack's own.
+                (0..300)
+                    .map(|i| {
+                        if i < 50 {
+                            0x20_0000 + s * 1000 + i
+                        } else {
+                            0x10_0000 + i
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let got: Vec<Vec<u32>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| sc.spawn(|| stacks.iter().map(|f| t.intern(f, 0)).collect::<Vec<_>>()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for ids in &got {
+            for (id, f) in ids.iter().zip(&stacks) {
+                assert_ne!(*id, 0);
+                assert_eq!(t.frames(*id), Some((f.clone(), 0)));
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ mod frame;
 mod infer;
 mod intern;
 mod mode;
+mod recent;
 mod sample;
 mod source;
 mod symbolize;
@@ -28,8 +29,9 @@ pub(crate) use symbolize::release_debug_info;
 /// Context ids from here up are stacks (`BASE` itself: the table was full). The census's
 /// tag ids lie below.
 pub(crate) const BASE: u32 = 1 << 23;
-/// The largest context id [`context`] gives (the last entry of the stack table).
-pub(crate) const MAX_ID: u32 = BASE + intern::ENTRIES as u32;
+/// The largest context id [`context`] gives (the last node of the stack tree).
+pub(crate) const MAX_ID: u32 = BASE + intern::NODES as u32;
+const _: () = assert!(MAX_ID - BASE <= 1 << 22);
 
 pub(crate) use mode::{bad_env_warning, effective, sample_bytes, take_bad_env, MAX_SAMPLE_RATE};
 pub(crate) use sample::take as sampled;
@@ -44,19 +46,30 @@ pub(crate) fn context(m: Stacks, tag: u32) -> u32 {
 
 #[inline(always)]
 fn capture(m: Stacks, tag: u32) -> u32 {
-    // Not zeroed: only the first `n` words, written by the capture, are read.
-    let mut buf = [core::mem::MaybeUninit::<usize>::uninit(); intern::DEPTH];
-    let n = match mode::capture(m) {
-        mode::Capture::Off => return tag,
-        mode::Capture::Fp => fp::walk(&mut buf),
-        mode::Capture::Unwind => unwind::capture(&mut buf),
-    };
-    if n == 0 {
+    let how = mode::capture(m);
+    if how == mode::Capture::Off {
         return tag;
     }
-    // SAFETY: the capture initialised the first `n <= DEPTH` words.
-    let frames = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<usize>(), n) };
-    intern::intern(frames, tag, BASE)
+    match recent::context(how, tag) {
+        None => tag,
+        Some(n) => BASE + n,
+    }
+}
+
+/// Gives the calling thread's capture state back (its census state is being torn down).
+pub(crate) fn thread_exit() {
+    recent::thread_exit();
+}
+
+/// Sets how many frames a capture keeps at most (1 ..= 2048) and whether it reuses the
+/// thread's previous walk: the overhead benchmark's side-by-side switch.
+pub(crate) fn configure_capture(frames: usize, reuse: bool) {
+    recent::configure(frames, reuse);
+}
+
+/// The frames (innermost first) and tag of stack context `ctx`, if it names one.
+pub(crate) fn stack_frames(ctx: u32) -> Option<(Vec<usize>, u32)> {
+    intern::TREE.frames(ctx.checked_sub(BASE)?)
 }
 
 mod unwind;
@@ -66,7 +79,8 @@ pub(crate) fn sample_rate() -> Option<u64> {
     sample::rate()
 }
 
-/// Allocations whose stack found no room in the stack table, and distinct stacks interned.
-pub(crate) fn table_counts() -> (u64, u64) {
-    intern::counts()
+/// Allocations whose stack found no room in the stack tree, distinct stacks handed out as
+/// contexts, and the tree's nodes in use.
+pub(crate) fn table_counts() -> (u64, u64, u64) {
+    intern::TREE.counts()
 }

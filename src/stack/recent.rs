@@ -1,0 +1,251 @@
+//! Each thread's previous stack: what its last capture found, as nodes of the stack tree, so
+//! that the next capture interns only the frames that changed.
+//!
+//! A thread's allocations mostly come from nearby code: a loop at the bottom of a deep
+//! recursion allocates again and again below the same hundreds of outer frames. The frame
+//! walk itself is a chain of loads that cannot be skipped (see below), but hashing and
+//! looking up each of those frames in the tree can: the thread keeps its last walk aligned
+//! from the outermost frame (`rets[0]` is the outermost return address), and `nodes[d]` is
+//! the tree node of the path `rets[0..=d]`. A new walk is compared with it from the outermost
+//! frame; the longest run of equal return addresses is taken from `nodes`, and only the
+//! frames below it are interned.
+//!
+//! Why it cannot give a wrong stack: the comparison is made against the complete new walk,
+//! return address by return address, so the path reused is exactly the new stack's outer
+//! frames, and a node names the same path for ever (nodes are never removed or rewritten,
+//! `nodes[d]` was obtained for exactly `rets[0..=d]`). Whatever the block held before (it
+//! may come from a thread that exited), the result is the node a full intern would find,
+//! except that two threads racing on a brand-new path may get two nodes for it (see
+//! `intern`), each naming the same frames.
+//!
+//! Why the walk is not cut short where the chain meets a frame seen last time: a frame
+//! record at the same address with the same saved frame pointer and return address does not
+//! prove that the frames above it are unchanged. `main` may call `a()` from one line, which
+//! calls `b()`, return, and call `a()` again from another line: `b`'s frame record can be
+//! identical, at the same address, while `a`'s return address differs. Only a complete walk
+//! tells.
+//!
+//! Blocks are mapped from the kernel (40 KiB), taken by a thread at its first stack capture
+//! and given back to a lock-free free list when its census state is torn down, so their
+//! number follows the threads alive, not the threads that ever ran.
+
+use core::cell::Cell;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use super::intern::TREE;
+use super::mode::Capture;
+use crate::sys;
+
+/// Frames captured per stack at most (innermost first; deeper stacks keep their innermost).
+pub(crate) const MAX_FRAMES: usize = 2048;
+
+/// One thread's previous walk and its scratch space.
+#[repr(C)]
+struct Recent {
+    /// The next block on the free list, while on it.
+    next: AtomicUsize,
+    /// Frames of `rets`/`nodes` that are valid.
+    len: usize,
+    /// The depth, tag and context node of the last context handed out (`ctx` 0: none).
+    ctx_len: usize,
+    ctx_tag: u32,
+    ctx: u32,
+    /// Return addresses of the previous walk, outermost first.
+    rets: [usize; MAX_FRAMES],
+    /// `nodes[d]`: the tree node of the path `rets[0..=d]`.
+    nodes: [u32; MAX_FRAMES],
+    /// The current walk, innermost first.
+    cur: [usize; MAX_FRAMES],
+}
+
+const BYTES: usize = core::mem::size_of::<Recent>();
+
+/// This thread's block: 0 none yet, `GONE` after the thread's census state was torn down.
+const GONE: usize = 1;
+
+thread_local! {
+    /// `const` and without a destructor: the allocator reads it at any time.
+    static MINE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The free list: `(aba counter << 48) | block address` (user-space addresses fit 48 bits;
+/// a block that does not is never put on the list). 0: empty.
+static FREE: AtomicU64 = AtomicU64::new(0);
+const ADDR: u64 = (1 << 48) - 1;
+
+/// The benchmark's switches: frames captured at most, and whether the previous walk is used.
+/// Relaxed: settings read at each capture; a capture that sees an old value is still right.
+static LIMIT: AtomicUsize = AtomicUsize::new(MAX_FRAMES);
+static USE_RECENT: AtomicBool = AtomicBool::new(true);
+
+/// Sets the capture depth (clamped to 1 ..= `MAX_FRAMES`) and whether captures reuse the
+/// previous walk (for the overhead benchmark's side-by-side runs).
+pub(crate) fn configure(frames: usize, reuse: bool) {
+    LIMIT.store(frames.clamp(1, MAX_FRAMES), Ordering::Relaxed);
+    USE_RECENT.store(reuse, Ordering::Relaxed);
+}
+
+#[cold]
+fn take_block() -> Option<NonNull<Recent>> {
+    // Acquire: pairs with the Release of `give_back`, so the block's `next` is seen.
+    let mut head = FREE.load(Ordering::Acquire);
+    while head & ADDR != 0 {
+        let p = (head & ADDR) as *mut Recent;
+        // SAFETY: blocks on the list are mappings that are never unmapped; `next` is atomic,
+        // so reading it while another thread pops the same block is no data race (a stale
+        // value fails the CAS through the counter).
+        let next = unsafe { &(*p).next }.load(Ordering::Relaxed) as u64;
+        let new = (head & !ADDR).wrapping_add(1 << 48) | next;
+        // Acquire on success: the block's contents as its last owner left them.
+        match FREE.compare_exchange_weak(head, new, Ordering::Acquire, Ordering::Acquire) {
+            Ok(_) => return NonNull::new(p),
+            Err(h) => head = h,
+        }
+    }
+    let p = sys::map_zeroed(BYTES)?.cast::<Recent>();
+    Some(p)
+}
+
+fn give_back(p: NonNull<Recent>) {
+    let a = p.as_ptr() as u64;
+    if a & !ADDR != 0 {
+        return;
+    }
+    // Relaxed: ordered by the Release CAS below.
+    let mut head = FREE.load(Ordering::Relaxed);
+    loop {
+        // SAFETY: the block is ours until the CAS below publishes it.
+        unsafe { &(*p.as_ptr()).next }.store((head & ADDR) as usize, Ordering::Relaxed);
+        let new = (head & !ADDR).wrapping_add(1 << 48) | a;
+        // Release: publishes `next` and the block's contents to the next taker.
+        match FREE.compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(h) => head = h,
+        }
+    }
+}
+
+/// Gives the calling thread's block back (its census state is being torn down); later
+/// captures on the thread go without one.
+pub(crate) fn thread_exit() {
+    let _ = MINE.try_with(|m| {
+        let p = m.replace(GONE);
+        if p > GONE {
+            if let Some(p) = NonNull::new(p as *mut Recent) {
+                give_back(p);
+            }
+        }
+    });
+}
+
+/// The calling thread's block, taken on first use; `None` during thread teardown or when
+/// no memory could be mapped.
+#[inline(always)]
+fn mine() -> Option<NonNull<Recent>> {
+    MINE.try_with(|m| match m.get() {
+        0 => {
+            let p = take_block()?;
+            m.set(p.as_ptr() as usize);
+            Some(p)
+        }
+        GONE => None,
+        p => NonNull::new(p as *mut Recent),
+    })
+    .ok()
+    .flatten()
+}
+
+/// The context node for an allocation made now with `tag` current, captured with `how`;
+/// `None` when no frame was found, `Some(0)` when the tree had no room (counted). Call with
+/// the reentrancy flag held.
+#[inline(always)]
+pub(crate) fn context(how: Capture, tag: u32) -> Option<u32> {
+    let limit = LIMIT.load(Ordering::Relaxed);
+    let Some(p) = mine() else {
+        return fallback(how, tag, limit);
+    };
+    // SAFETY: the block is this thread's alone (taken from the free list or mapped for it,
+    // given back only by `thread_exit`, after which `mine` returns `None`), and the
+    // reentrancy flag held by the caller means no other capture runs on this thread now.
+    let r = unsafe { &mut *p.as_ptr() };
+    let cur = as_uninit(&mut r.cur[..limit]);
+    let n = walk(how, cur);
+    if n == 0 {
+        return None;
+    }
+    Some(r.intern(n, tag, USE_RECENT.load(Ordering::Relaxed)))
+}
+
+#[inline(always)]
+fn walk(how: Capture, out: &mut [MaybeUninit<usize>]) -> usize {
+    match how {
+        Capture::Fp => super::fp::walk(out),
+        Capture::Unwind => super::unwind::capture(out),
+        Capture::Off => 0,
+    }
+}
+
+/// An initialised slice as one the captures may write into.
+#[inline(always)]
+fn as_uninit(s: &mut [usize]) -> &mut [MaybeUninit<usize>] {
+    // SAFETY: same layout; the captures only write initialised words, so the slice stays
+    // initialised.
+    unsafe { &mut *(s as *mut [usize] as *mut [MaybeUninit<usize>]) }
+}
+
+/// A capture without a block (thread teardown): a short stack, interned from scratch.
+#[cold]
+#[inline(never)]
+fn fallback(how: Capture, tag: u32, limit: usize) -> Option<u32> {
+    let mut buf = [0usize; 64];
+    let limit = limit.min(buf.len());
+    let n = walk(how, as_uninit(&mut buf[..limit]));
+    (n != 0).then(|| TREE.intern(&buf[..n], tag))
+}
+
+impl Recent {
+    /// The context node of the `n` frames in `cur` with `tag`, reusing the previous walk's
+    /// outer nodes when `reuse`.
+    #[inline(always)]
+    fn intern(&mut self, n: usize, tag: u32, reuse: bool) -> u32 {
+        let cur = &self.cur[..n];
+        // Frames shared with the previous walk, from the outermost.
+        let mut d = 0;
+        if reuse {
+            let m = self.len.min(n);
+            while d < m && self.rets[d] == cur[n - 1 - d] {
+                d += 1;
+            }
+            if d == n && self.ctx != 0 && self.ctx_len == n && self.ctx_tag == tag {
+                return self.ctx;
+            }
+        }
+        let mut node = if d == 0 { 0 } else { self.nodes[d - 1] };
+        for dd in d..n {
+            let ret = cur[n - 1 - dd];
+            match TREE.child(node, ret, 0) {
+                Some(c) => {
+                    self.rets[dd] = ret;
+                    self.nodes[dd] = c;
+                    node = c;
+                }
+                None => {
+                    // Keep what is valid: the path down to the last node found.
+                    self.len = dd;
+                    self.ctx = 0;
+                    TREE.drop_one();
+                    return 0;
+                }
+            }
+        }
+        // A shallower walk that matched in full leaves the deeper path valid: keep it.
+        if d < n {
+            self.len = n;
+        }
+        let ctx = TREE.finish(node, tag);
+        (self.ctx, self.ctx_len, self.ctx_tag) = (ctx, n, tag);
+        ctx
+    }
+}
