@@ -16,6 +16,12 @@
 //! Output ends with lines `overhead <configuration> <ratio>x` (the worst workload's time per
 //! alloc+free pair against System), `unwind vs dhat <r>x faster`, and
 //! `metadata <bytes> bytes/object` (measured at 1M live objects).
+//!
+//! A second table churns at the bottom of a 200-frame recursion (small blocks, 1 and 2
+//! threads) under System and the frame-pointer census with: full capture (up to 2,048
+//! frames) reusing the thread's previous walk (the default), full capture interning every
+//! frame anew, and a 32-frame capture (the depth before issue 13) with and without reuse.
+//! `HEAPY_BENCH_DEEP_ONLY=1` runs that table alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -167,6 +173,81 @@ fn run(mode: u8, threads: usize, steps: usize, sizes: &[usize]) -> f64 {
     slowest / steps as f64
 }
 
+/// Runs `f` at the bottom of `n` more frames of recursion.
+#[inline(never)]
+fn deep(n: usize, f: &dyn Fn() -> f64) -> f64 {
+    if n == 0 {
+        return f();
+    }
+    let r = deep(black_box(n - 1), f);
+    // Not a tail call: each level keeps its frame.
+    black_box(r)
+}
+
+/// As `run`, each thread churning at the bottom of a `depth`-frame recursion.
+fn run_deep(mode: u8, threads: usize, steps: usize, sizes: &[usize], depth: usize) -> f64 {
+    let barrier = Barrier::new(threads);
+    MODE.store(mode, Ordering::SeqCst);
+    let slowest = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    deep(depth, &|| {
+                        barrier.wait();
+                        let t = Instant::now();
+                        churn(steps, sizes);
+                        t.elapsed().as_nanos() as f64
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("churn thread panicked"))
+            .fold(0.0, f64::max)
+    });
+    MODE.store(CENSUS, Ordering::SeqCst);
+    slowest / steps as f64
+}
+
+/// The deep-stack table: see the module notes.
+fn deep_table(reps: usize, steps: usize) {
+    const DEPTH: usize = 200;
+    // (name, allocator, frames kept, reuse of the previous walk)
+    let configs: [(&str, u8, usize, bool); 5] = [
+        ("system", SYSTEM, 2048, true),
+        ("fp-2048+reuse", FP, 2048, true),
+        ("fp-2048", FP, 2048, false),
+        ("fp-32+reuse", FP, 32, true),
+        ("fp-32", FP, 32, false),
+    ];
+    let sz = sizes(8, 64);
+    println!(
+        "\nchurn at the bottom of a {DEPTH}-frame recursion, small blocks: {reps} interleaved repetitions, medians, ns per alloc+free pair"
+    );
+    for threads in [1usize, 2] {
+        let mut samples = vec![Vec::new(); configs.len()];
+        for _ in 0..reps {
+            for (i, &(_, mode, frames, reuse)) in configs.iter().enumerate() {
+                heapy::__private::configure_capture(frames, reuse);
+                samples[i].push(run_deep(mode, threads, steps, &sz, DEPTH));
+            }
+        }
+        heapy::__private::configure_capture(2048, true);
+        let med: Vec<f64> = samples.into_iter().map(median).collect();
+        print!("{threads} thread(s) deep  :");
+        for ((name, ..), m) in configs.iter().zip(&med) {
+            print!("  {name} {m:.1} ns");
+        }
+        println!();
+        print!("   ");
+        for ((name, ..), m) in configs.iter().zip(&med).skip(1) {
+            print!(" {name}/system {:.2}x", m / med[0]);
+        }
+        println!("   fp-2048+reuse/fp-32 {:.2}x", med[1] / med[4]);
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -226,10 +307,26 @@ fn main() {
         println!("mode {m}: {ns:.1} ns per pair");
         return;
     }
+    // `HEAPY_BENCH_DEEP_PROFILE=<frames>,<reuse 0|1>`: the deep churn under the fp census
+    // only (for perf).
+    if let Some((frames, reuse)) = std::env::var("HEAPY_BENCH_DEEP_PROFILE")
+        .ok()
+        .and_then(|v| v.split_once(',').map(|(f, r)| (f.parse().ok(), r == "1")))
+        .and_then(|(f, r)| Some((f?, r)))
+    {
+        heapy::__private::configure_capture(frames, reuse);
+        let ns = run_deep(FP, 1, 200_000, &sizes(8, 64), 200);
+        println!("deep fp {frames} frames reuse {reuse}: {ns:.1} ns per pair");
+        return;
+    }
     let _dhat = dhat::Profiler::builder().testing().build();
     let quick = std::env::var_os("HEAPY_BENCH_QUICK").is_some();
     let reps = if quick { 3 } else { 9 };
     let steps = if quick { 50_000 } else { 400_000 };
+    if std::env::var_os("HEAPY_BENCH_DEEP_ONLY").is_some() {
+        deep_table(reps, steps / 4);
+        return;
+    }
     let workloads = [("small", sizes(8, 64)), ("medium", sizes(256, 4096))];
     let configs = [
         ("system", SYSTEM),
@@ -288,6 +385,7 @@ fn main() {
             dhat_over_unwind.push(med[2] / med[5]);
         }
     }
+    deep_table(reps, steps / 4);
     let meta = metadata_per_object();
     println!();
     for (name, r) in &ratios {

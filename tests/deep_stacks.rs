@@ -257,3 +257,25 @@ fn the_table_counts_stacks_and_nodes() {
     assert_eq!(after.stacks_dropped, 0);
     drop(b);
 }
+
+/// Allocations one after another at changing depths: each stack has exactly its own frames
+/// (the shared outer frames move in the thread's previous walk when the depth changes).
+#[test]
+fn depth_changes_keep_each_stack_exact() {
+    for d in [50, 10, 50, 51, 49, 50, 0, 300, 299, 301] {
+        let mark = heapy::hpy().mark();
+        let b = dive(black_box(d));
+        let f = functions(&mark.heap().traceback());
+        assert_eq!(
+            f.iter()
+                .filter(|s| s.ends_with("deep_stacks::dive"))
+                .count(),
+            d + 1,
+            "depth {d}"
+        );
+        assert!(f
+            .iter()
+            .any(|s| s.contains("depth_changes_keep_each_stack_exact")));
+        drop(b);
+    }
+}

@@ -42,37 +42,135 @@ pub(crate) fn walk(out: &mut [MaybeUninit<usize>]) -> usize {
     walk_from(sys::frame_pointer(), lo.max(sp), hi, out)
 }
 
+/// What [`walk_against`] found: `n` frames, of which `n - shared` .. `n` (the outermost
+/// `shared`) are, address for address and return address for return address, the previous
+/// walk's frames `prev_at` .. `prev_at + shared`, which were that walk's outermost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Walked {
+    pub n: usize,
+    pub shared: usize,
+    pub prev_at: usize,
+}
+
+/// The frame-pointer walk of the calling thread (as [`walk`]) into `out` (each frame's
+/// address and return address), innermost first, compared on the way with a previous walk
+/// of the same thread (`prev`, the same pairs, innermost first): the outermost
+/// frames that both walks share, each at the same address with the same return address, in
+/// an unbroken run up to the last frame of both. The comparison rides along the chain of
+/// dependent loads that the walk is, so it costs almost nothing more.
+#[inline(never)]
+pub(crate) fn walk_against(prev: &[[usize; 2]], out: &mut [[usize; 2]]) -> Walked {
+    let (lo, hi) = bounds();
+    let lo = lo.max(sys::stack_pointer());
+    let mut fp = sys::frame_pointer();
+    let none = Walked {
+        n: 0,
+        shared: 0,
+        prev_at: 0,
+    };
+    let Some(top) = hi.checked_sub(2 * WORD) else {
+        return none;
+    };
+    if fp < lo || fp > top || !fp.is_multiple_of(WORD) {
+        return none;
+    }
+    let (m, len) = (prev.len(), out.len());
+    let (mut n, mut j) = (0, 0);
+    // The current run of shared frames: where it began here and in the previous walk, and
+    // the previous walk's index of its last frame.
+    let (mut run, mut run_j, mut last_j) = (usize::MAX, 0, usize::MAX);
+    while n < len {
+        // SAFETY: `lo <= fp <= top` and aligned, so both words lie inside `[lo, hi)`: this
+        // thread's stack from the current stack pointer up. Volatile: the compiler may
+        // assume nothing about stack memory that other frames own.
+        let (next, ret) = unsafe {
+            (
+                core::ptr::read_volatile(fp as *const usize),
+                core::ptr::read_volatile((fp + WORD) as *const usize),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n] = [fp, ret];
+        // The previous walk's first frame at or above this one (both walks rise).
+        while j < m && prev[j][0] < fp {
+            j += 1;
+        }
+        if j < m && prev[j] == [fp, ret] {
+            if run == usize::MAX || last_j.wrapping_add(1) != j {
+                (run, run_j) = (n, j);
+            }
+            last_j = j;
+        } else {
+            run = usize::MAX;
+        }
+        n += 1;
+        // Frames grow towards lower addresses: a caller's frame is strictly above (so also
+        // above `lo`).
+        if next <= fp || next > top || !next.is_multiple_of(WORD) {
+            break;
+        }
+        fp = next;
+    }
+    if run != usize::MAX && last_j.wrapping_add(1) == m {
+        Walked {
+            n,
+            shared: n - run,
+            prev_at: run_j,
+        }
+    } else {
+        Walked {
+            n,
+            shared: 0,
+            prev_at: m,
+        }
+    }
+}
+
 /// The walk from frame pointer `fp` into `out`, trusting nothing outside `[lo, hi)`.
 ///
 /// Every word read lies in `[lo, hi)`, which must be readable memory (for a live thread: its
-/// stack from the current stack pointer up).
+/// stack from the current stack pointer up). The same rules as [`walk_frames`] (which the
+/// other walkers use), in a loop of its own: this one runs on every allocation, and a frame
+/// strictly above an aligned frame inside the bounds needs only its upper bound checked.
 #[inline(always)]
-pub(crate) fn walk_from(fp: usize, lo: usize, hi: usize, out: &mut [MaybeUninit<usize>]) -> usize {
+pub(crate) fn walk_from(
+    mut fp: usize,
+    lo: usize,
+    hi: usize,
+    out: &mut [MaybeUninit<usize>],
+) -> usize {
+    // The highest frame address whose two words lie below `hi`.
+    let Some(top) = hi.checked_sub(2 * WORD) else {
+        return 0;
+    };
+    if fp < lo || fp > top || !fp.is_multiple_of(WORD) {
+        return 0;
+    }
     let mut n = 0;
-    walk_frames(
-        fp,
-        lo,
-        hi,
-        |fp| {
-            // SAFETY: `walk_frames` asks only for an aligned `fp` with both words inside
-            // `[lo, hi)`, which the caller promises readable. Volatile: the compiler may
-            // assume nothing about stack memory that other frames own.
-            unsafe {
-                Some([
-                    core::ptr::read_volatile(fp as *const usize),
-                    core::ptr::read_volatile((fp + WORD) as *const usize),
-                ])
-            }
-        },
-        |_, ret| match out.get_mut(n) {
-            Some(slot) => {
-                slot.write(ret);
-                n += 1;
-                n < out.len()
-            }
-            None => false,
-        },
-    );
+    while n < out.len() {
+        // SAFETY: `lo <= fp <= top` and aligned, so both words lie inside `[lo, hi)`, which
+        // the caller promises readable. Volatile: the compiler may assume nothing about
+        // stack memory that other frames own.
+        let (next, ret) = unsafe {
+            (
+                core::ptr::read_volatile(fp as *const usize),
+                core::ptr::read_volatile((fp + WORD) as *const usize),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n].write(ret);
+        n += 1;
+        // Frames grow towards lower addresses: a caller's frame is strictly above (so also
+        // above `lo`).
+        if next <= fp || next > top || !next.is_multiple_of(WORD) {
+            break;
+        }
+        fp = next;
+    }
     n
 }
 

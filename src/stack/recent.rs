@@ -4,19 +4,21 @@
 //! A thread's allocations mostly come from nearby code: a loop at the bottom of a deep
 //! recursion allocates again and again below the same hundreds of outer frames. The frame
 //! walk itself is a chain of loads that cannot be skipped (see below), but hashing and
-//! looking up each of those frames in the tree can: the thread keeps its last walk aligned
-//! from the outermost frame (`rets[0]` is the outermost return address), and `nodes[d]` is
-//! the tree node of the path `rets[0..=d]`. A new walk is compared with it from the outermost
-//! frame; the longest run of equal return addresses is taken from `nodes`, and only the
-//! frames below it are interned.
+//! looking up each of those frames in the tree can: the thread keeps its last walk (each
+//! frame's address and return address, innermost first) and `nodes[k]`, the tree node of the
+//! path from the outermost frame down to frame `k`. The new walk compares itself with it as
+//! it goes (`fp::walk_against`): the outer frames found at the same addresses with the same
+//! return addresses, in an unbroken run up to the outermost frame of both walks, take their
+//! nodes from the previous walk; only the frames below them are interned.
 //!
 //! Why it cannot give a wrong stack: the comparison is made against the complete new walk,
 //! return address by return address, so the path reused is exactly the new stack's outer
-//! frames, and a node names the same path for ever (nodes are never removed or rewritten,
-//! `nodes[d]` was obtained for exactly `rets[0..=d]`). Whatever the block held before (it
-//! may come from a thread that exited), the result is the node a full intern would find,
-//! except that two threads racing on a brand-new path may get two nodes for it (see
-//! `intern`), each naming the same frames.
+//! frames, and a node names the same path for ever (nodes are never removed or rewritten;
+//! `nodes[k]` was obtained for exactly the frames `k..len` of that walk). Frame addresses only
+//! add a condition (so that the comparison can run inside the walk); they decide nothing by
+//! themselves. Whatever the block held before (it may come from a thread that exited), the
+//! result is the node a full intern would find, except that two threads racing on a
+//! brand-new path may get two nodes for it (see `intern`), each naming the same frames.
 //!
 //! Why the walk is not cut short where the chain meets a frame seen last time: a frame
 //! record at the same address with the same saved frame pointer and return address does not
@@ -25,7 +27,8 @@
 //! identical, at the same address, while `a`'s return address differs. Only a complete walk
 //! tells.
 //!
-//! Blocks are mapped from the kernel (40 KiB), taken by a thread at its first stack capture
+//! Blocks are mapped from the kernel (73 KiB of address space, of which a walk of depth `d`
+//! touches about `36 * d` bytes), taken by a thread at its first stack capture
 //! and given back to a lock-free free list when its census state is torn down, so their
 //! number follows the threads alive, not the threads that ever ran.
 
@@ -41,23 +44,27 @@ use crate::sys;
 /// Frames captured per stack at most (innermost first; deeper stacks keep their innermost).
 pub(crate) const MAX_FRAMES: usize = 2048;
 
-/// One thread's previous walk and its scratch space.
+/// One thread's previous walk and its scratch space. Arrays are innermost first; a walk
+/// touches only the pages its depth needs.
 #[repr(C)]
 struct Recent {
     /// The next block on the free list, while on it.
     next: AtomicUsize,
-    /// Frames of `rets`/`nodes` that are valid.
+    /// Frames of the previous walk (`fps`, `rets`, `nodes` below `len` are valid).
     len: usize,
-    /// The depth, tag and context node of the last context handed out (`ctx` 0: none).
-    ctx_len: usize,
-    ctx_tag: u32,
+    /// The context node handed out for the previous walk with tag `ctx_tag`, if `ctx` != 0.
     ctx: u32,
-    /// Return addresses of the previous walk, outermost first.
-    rets: [usize; MAX_FRAMES],
-    /// `nodes[d]`: the tree node of the path `rets[0..=d]`.
+    ctx_tag: u32,
+    /// (frame address, return address) of each frame of the previous walk.
+    prev: [[usize; 2]; MAX_FRAMES],
+    /// Keeps `cur[k]` and `prev[k]` apart modulo 4 KiB: the walk stores the one and loads
+    /// the other at once, and equal low address bits would make the processor wait for the
+    /// store (4K aliasing; measured: the deep walk took 1.5x as long).
+    _apart: [u8; 1088],
+    /// The current walk.
+    cur: [[usize; 2]; MAX_FRAMES],
+    /// `nodes[k]`: the tree node of the path from the outermost frame down to frame `k`.
     nodes: [u32; MAX_FRAMES],
-    /// The current walk, innermost first.
-    cur: [usize; MAX_FRAMES],
 }
 
 const BYTES: usize = core::mem::size_of::<Recent>();
@@ -170,12 +177,19 @@ pub(crate) fn context(how: Capture, tag: u32) -> Option<u32> {
     // given back only by `thread_exit`, after which `mine` returns `None`), and the
     // reentrancy flag held by the caller means no other capture runs on this thread now.
     let r = unsafe { &mut *p.as_ptr() };
-    let cur = as_uninit(&mut r.cur[..limit]);
-    let n = walk(how, cur);
-    if n == 0 {
-        return None;
+    let reuse = USE_RECENT.load(Ordering::Relaxed);
+    match how {
+        Capture::Fp => r.intern_fp(limit, tag, reuse),
+        _ => {
+            // The unwinder gives no frame addresses to compare: intern afresh (into the
+            // scratch space as plain words), and forget the previous walk.
+            r.len = 0;
+            r.ctx = 0;
+            let words = r.cur.as_flattened_mut();
+            let n = walk(how, as_uninit(&mut words[..limit]));
+            (n != 0).then(|| TREE.intern(&words[..n], tag))
+        }
     }
-    Some(r.intern(n, tag, USE_RECENT.load(Ordering::Relaxed)))
 }
 
 #[inline(always)]
@@ -206,46 +220,48 @@ fn fallback(how: Capture, tag: u32, limit: usize) -> Option<u32> {
 }
 
 impl Recent {
-    /// The context node of the `n` frames in `cur` with `tag`, reusing the previous walk's
-    /// outer nodes when `reuse`.
+    /// The context node of a frame-pointer walk made now with `tag`, reusing the previous
+    /// walk's nodes for the outer frames both share when `reuse`; `None` when the walk found
+    /// no frame, `Some(0)` when the tree had no room (counted).
     #[inline(always)]
-    fn intern(&mut self, n: usize, tag: u32, reuse: bool) -> u32 {
-        let cur = &self.cur[..n];
-        // Frames shared with the previous walk, from the outermost.
-        let mut d = 0;
-        if reuse {
-            let m = self.len.min(n);
-            while d < m && self.rets[d] == cur[n - 1 - d] {
-                d += 1;
-            }
-            if d == n && self.ctx != 0 && self.ctx_len == n && self.ctx_tag == tag {
-                return self.ctx;
-            }
+    fn intern_fp(&mut self, limit: usize, tag: u32, reuse: bool) -> Option<u32> {
+        let m = if reuse { self.len } else { 0 };
+        let w = super::fp::walk_against(&self.prev[..m], &mut self.cur[..limit]);
+        let n = w.n;
+        if n == 0 {
+            return None;
         }
-        let mut node = if d == 0 { 0 } else { self.nodes[d - 1] };
-        for dd in d..n {
-            let ret = cur[n - 1 - dd];
-            match TREE.child(node, ret, 0) {
+        if w.shared == n && m == n && self.ctx != 0 && self.ctx_tag == tag {
+            // The very same frames as last time, at the same addresses.
+            return Some(self.ctx);
+        }
+        // The shared outer frames into place (they move when the depth changed), then the
+        // new inner frames.
+        let s = n - w.shared;
+        if w.shared > 0 && w.prev_at != s {
+            let from = w.prev_at..w.prev_at + w.shared;
+            self.prev.copy_within(from.clone(), s);
+            self.nodes.copy_within(from, s);
+        }
+        self.prev[..s].copy_from_slice(&self.cur[..s]);
+        let mut node = if w.shared > 0 { self.nodes[s] } else { 0 };
+        for k in (0..s).rev() {
+            match TREE.child(node, self.prev[k][1], 0) {
                 Some(c) => {
-                    self.rets[dd] = ret;
-                    self.nodes[dd] = c;
+                    self.nodes[k] = c;
                     node = c;
                 }
                 None => {
-                    // Keep what is valid: the path down to the last node found.
-                    self.len = dd;
+                    self.len = 0;
                     self.ctx = 0;
                     TREE.drop_one();
-                    return 0;
+                    return Some(0);
                 }
             }
         }
-        // A shallower walk that matched in full leaves the deeper path valid: keep it.
-        if d < n {
-            self.len = n;
-        }
+        self.len = n;
         let ctx = TREE.finish(node, tag);
-        (self.ctx, self.ctx_len, self.ctx_tag) = (ctx, n, tag);
-        ctx
+        (self.ctx, self.ctx_tag) = (ctx, tag);
+        Some(ctx)
     }
 }
