@@ -154,7 +154,8 @@ pub struct Stats {
     pub stacks_dropped: u64,
     /// Nodes of heapy's stack table in use: stacks are stored as paths of (caller, return
     /// address) nodes that share their outer frames; the table holds 4,194,304 nodes and
-    /// takes no new one past 7/8 of that (3,670,016).
+    /// takes no new one past 7/8 of that (3,670,016). At most 1,048,576 distinct stacks
+    /// (`stacks`) are named.
     pub stack_nodes: u64,
 }
 

@@ -6,7 +6,10 @@
 //! its own return address. A stack with frames `f0` (innermost) .. `fn-1` (outermost) is the
 //! node reached from the root by `fn-1`, then `fn-2`, ..., then `f0`; when a tag was current,
 //! one more node below it holds the tag (a *tag node*), so a context id names one full stack
-//! plus the tag. A context id is `base` + the node's number (1 ..= `NODES`).
+//! plus the tag. The node handed out as a context gets a context number, dense from 1 in
+//! the order stacks are first seen (at most `CONTEXTS`); a context id is `base` + that number,
+//! so tables indexed by context (the census's history) touch memory in proportion to the
+//! stacks seen, not scattered over the node table.
 //!
 //! The nodes live in one open-addressed hash table (keyed by parent, return address and kind)
 //! in pages mapped from the kernel, never through the global allocator. A node is claimed
@@ -18,38 +21,42 @@
 //! exactly the stack it was made for. Nodes are never removed or rewritten.
 //!
 //! Limits: `NODES` nodes; a new node is refused once 7/8 of them are used (or when `PROBES`
-//! slots in a row are taken), and the allocation gets node 0 (context id `base`, `<stack table full>`), counted in
-//! `dropped`.
+//! slots in a row are taken); `CONTEXTS` distinct stacks. A stack that finds no room gets
+//! context number 0 (context id `base`, `<stack table full>`), counted in `dropped`.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sys;
 
-/// Nodes in the process's table (context ids `base + 1 ..= base + NODES`).
+/// Nodes in the process's table.
 pub(crate) const NODES: usize = 1 << 22;
+/// Distinct stacks (with their tags) the process's table names at most: context ids
+/// `base + 1 ..= base + CONTEXTS`.
+pub(crate) const CONTEXTS: usize = 1 << 20;
 /// Slots tried before a node is given up as "table full".
 const PROBES: usize = 256;
 /// Spins a reader waits for a node another thread is writing with the same key bits.
 const SPINS: u32 = 512;
 
-/// Key word: state in bits 63..62, "handed out as a context" in bit 61, tag node in bit 60,
+/// Key word: state in bits 63..62, bit 61 unused, tag node in bit 60,
 /// 37 bits of the hash in 59..23, the parent's number (0: the root) in 22..0.
 const WRITING: u64 = 1 << 62;
 const READY: u64 = 2 << 62;
 const STATE: u64 = 3 << 62;
-const CONTEXT: u64 = 1 << 61;
 pub(crate) const TAG: u64 = 1 << 60;
 const HASH_BITS: u64 = ((1 << 37) - 1) << 23;
 const PARENT: u64 = (1 << 23) - 1;
 /// What identifies a node (with its return address).
 const IDENT: u64 = TAG | HASH_BITS | PARENT;
 
-/// A node: its key word and its return address (or, for a tag node, the tag).
-#[repr(C, align(16))]
+/// A node: its key word, its return address (or, for a tag node, the tag), and its context
+/// number once handed out as a context (0 before).
+#[repr(C)]
 struct Node {
     key: AtomicU64,
     ret: AtomicUsize,
+    ctx: AtomicU32,
 }
 
 /// A table of nodes. The process has one ([`TREE`]); tests make small ones.
@@ -59,6 +66,13 @@ pub(crate) struct Tree {
     nodes: AtomicPtr<Node>,
     /// Slots (a power of two, at most 2^23 - 1 usable numbers).
     cap: usize,
+    /// The node of each context number (number `c` at index `c - 1`), mapped on first use.
+    /// Acquire/Release as `nodes`.
+    ctxs: AtomicPtr<AtomicU32>,
+    /// Context numbers at most.
+    ctx_cap: usize,
+    /// The next context number. Relaxed: it only hands out distinct numbers.
+    next_ctx: AtomicU32,
     /// Nodes in use. Relaxed: a counter and a soft limit.
     used: AtomicU64,
     /// Distinct stacks handed out as contexts. Relaxed: a counter.
@@ -68,7 +82,7 @@ pub(crate) struct Tree {
 }
 
 /// The process's stack tree.
-pub(crate) static TREE: Tree = Tree::new(NODES);
+pub(crate) static TREE: Tree = Tree::new(NODES, CONTEXTS);
 
 /// The hash of a node's identity (fmix64 of MurmurHash3 over the mixed words).
 #[inline(always)]
@@ -82,12 +96,16 @@ fn hash(parent: u32, ret: usize, kind: u64) -> u64 {
 }
 
 impl Tree {
-    /// An empty tree of `cap` slots (a power of two below 2^23), mapped on first use.
-    pub(crate) const fn new(cap: usize) -> Tree {
-        assert!(cap.is_power_of_two() && cap < (1 << 23));
+    /// An empty tree of `cap` slots (a power of two below 2^23) naming at most `ctx_cap`
+    /// contexts, mapped on first use.
+    pub(crate) const fn new(cap: usize, ctx_cap: usize) -> Tree {
+        assert!(cap.is_power_of_two() && cap < (1 << 23) && ctx_cap < (1 << 31));
         Tree {
             nodes: AtomicPtr::new(core::ptr::null_mut()),
             cap,
+            ctxs: AtomicPtr::new(core::ptr::null_mut()),
+            ctx_cap,
+            next_ctx: AtomicU32::new(1),
             used: AtomicU64::new(0),
             stacks: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -114,6 +132,44 @@ impl Tree {
                 NonNull::new(theirs)
             }
         }
+    }
+
+    fn ctx_bytes(&self) -> usize {
+        self.ctx_cap * core::mem::size_of::<AtomicU32>()
+    }
+
+    #[cold]
+    fn map_ctxs(&self) -> Option<NonNull<AtomicU32>> {
+        let p = sys::map_zeroed(self.ctx_bytes())?.cast::<AtomicU32>();
+        match self.ctxs.compare_exchange(
+            core::ptr::null_mut(),
+            p.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Some(p),
+            Err(theirs) => {
+                // SAFETY: our mapping was never published; nothing else refers to it.
+                unsafe { sys::unmap(p.cast(), self.ctx_bytes()) };
+                NonNull::new(theirs)
+            }
+        }
+    }
+
+    /// The slot of context number `c` (1 ..= ctx_cap), mapping the array if `map`.
+    #[inline(always)]
+    fn ctx_slot(&self, c: u32, map: bool) -> Option<&AtomicU32> {
+        let i = (c as usize).checked_sub(1)?;
+        if i >= self.ctx_cap {
+            return None;
+        }
+        let p = match NonNull::new(self.ctxs.load(Ordering::Acquire)) {
+            Some(p) => p,
+            None if map => self.map_ctxs()?,
+            None => return None,
+        };
+        // SAFETY: `i < ctx_cap` inside a mapping that is never unmapped; slots are atomics.
+        Some(unsafe { &*p.as_ptr().add(i) })
     }
 
     #[inline(always)]
@@ -198,16 +254,43 @@ impl Tree {
         None
     }
 
-    /// Notes that node `n` is handed out as a context (counted once per node).
+    /// The context number of node `n`, given on first use (0 when none is left: the
+    /// caller counts the stack as dropped).
     #[inline]
-    pub(crate) fn handed_out(&self, n: u32) {
-        if let Some(node) = self.node(n) {
-            // Relaxed: the bit only counts stacks; it publishes nothing.
-            if node.key.load(Ordering::Relaxed) & CONTEXT == 0
-                && node.key.fetch_or(CONTEXT, Ordering::Relaxed) & CONTEXT == 0
-            {
+    fn context_number(&self, n: u32) -> u32 {
+        let Some(node) = self.node(n) else {
+            return 0;
+        };
+        // Acquire: pairs with the Release CAS below, so the number's slot is seen filled.
+        let c = node.ctx.load(Ordering::Acquire);
+        if c != 0 {
+            return c;
+        }
+        // Relaxed: a soft limit, checked so that the counter cannot run on for ever.
+        if self.next_ctx.load(Ordering::Relaxed) as usize > self.ctx_cap {
+            return 0;
+        }
+        // Relaxed: only distinct numbers are needed; the slot is published below.
+        let c = self.next_ctx.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.ctx_slot(c, true) else {
+            return 0;
+        };
+        // Release: pairs with the Acquire load of `node_of` (the CAS below publishes it
+        // too, to whoever reads the node's number).
+        slot.store(n, Ordering::Release);
+        // AcqRel: Release publishes the slot with the number; Acquire sees a rival's number
+        // (and its slot) if another thread numbered the node first.
+        match node
+            .ctx
+            .compare_exchange(0, c, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
                 self.stacks.fetch_add(1, Ordering::Relaxed);
+                c
             }
+            // Another thread numbered the node first: number `c` names the same stack but is
+            // never handed out.
+            Err(theirs) => theirs,
         }
     }
 
@@ -217,8 +300,8 @@ impl Tree {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The node number of `frames` (innermost first) with `tag` (0: none): interned without
-    /// any cache; 0 when the table has no room (counted). For stacks captured where the
+    /// The context number of `frames` (innermost first) with `tag` (0: none): interned
+    /// without any cache; 0 when the table has no room (counted). For stacks captured where the
     /// thread has no cache (thread teardown), and for tests.
     pub(crate) fn intern(&self, frames: &[usize], tag: u32) -> u32 {
         let mut n = 0;
@@ -234,7 +317,7 @@ impl Tree {
         self.finish(n, tag)
     }
 
-    /// The context node for a stack whose innermost node is `leaf` and with `tag`; 0 when
+    /// The context number for a stack whose innermost node is `leaf` and with `tag`; 0 when
     /// there is no room (counted).
     #[inline]
     pub(crate) fn finish(&self, leaf: u32, tag: u32) -> u32 {
@@ -243,16 +326,20 @@ impl Tree {
         } else {
             self.child(leaf, tag as usize, TAG)
         };
-        match n {
-            Some(n) if n != 0 => {
-                self.handed_out(n);
-                n
-            }
+        match n.map(|n| self.context_number(n)) {
+            Some(c) if c != 0 => c,
             _ => {
                 self.drop_one();
                 0
             }
         }
+    }
+
+    /// The node that context number `c` names, if handed out.
+    fn node_of(&self, c: u32) -> Option<u32> {
+        // Acquire: pairs with the Release store of `context_number`. Unset slots read 0.
+        let n = self.ctx_slot(c, false)?.load(Ordering::Acquire);
+        (n != 0).then_some(n)
     }
 
     /// The published node `n`: (key word, return address), read with Acquire.
@@ -267,18 +354,21 @@ impl Tree {
         Some((k, node.ret.load(Ordering::Relaxed)))
     }
 
-    /// The tag of context node `n` (0: none or unknown).
-    pub(crate) fn tag(&self, n: u32) -> u32 {
+    /// The tag of context number `c` (0: none or unknown).
+    pub(crate) fn tag(&self, c: u32) -> u32 {
+        let Some(n) = self.node_of(c) else {
+            return 0;
+        };
         match self.read(n) {
             Some((k, ret)) if k & TAG != 0 => ret as u32,
             _ => 0,
         }
     }
 
-    /// The frames (innermost first) and tag of context node `n`, if published. Allocates:
-    /// call with the reentrancy flag held.
-    pub(crate) fn frames(&self, n: u32) -> Option<(Vec<usize>, u32)> {
-        let (mut k, mut ret) = self.read(n)?;
+    /// The frames (innermost first) and tag of context number `c`, if handed out.
+    /// Allocates: call with the reentrancy flag held.
+    pub(crate) fn frames(&self, c: u32) -> Option<(Vec<usize>, u32)> {
+        let (mut k, mut ret) = self.read(self.node_of(c)?)?;
         let mut tag = 0;
         if k & TAG != 0 {
             tag = ret as u32;
@@ -318,6 +408,10 @@ impl Drop for Tree {
             // SAFETY: `&mut self`: nothing else reaches the mapping any more.
             unsafe { sys::unmap(p.cast(), self.bytes()) };
         }
+        if let Some(p) = NonNull::new(*self.ctxs.get_mut()) {
+            // SAFETY: as above.
+            unsafe { sys::unmap(p.cast(), self.ctx_bytes()) };
+        }
     }
 }
 
@@ -327,7 +421,7 @@ mod tests {
 
     #[test]
     fn same_stack_same_node_and_frames_come_back() {
-        let t = Tree::new(1 << 10);
+        let t = Tree::new(1 << 10, 64);
         let a = t.intern(&[1, 2, 3, 0xdead_0001], 0);
         let b = t.intern(&[1, 2, 3, 0xdead_0001], 0);
         let c = t.intern(&[1, 2, 3, 0xdead_0002], 0);
@@ -343,6 +437,8 @@ mod tests {
         assert_eq!(t.frames(e), Some((vec![9, 2, 3, 0xdead_0001], 0)));
         assert_eq!((t.tag(d), t.tag(a)), (7, 0));
         assert_eq!(t.frames(0), None);
+        // Context numbers are dense, in the order stacks were first seen.
+        assert_eq!((a, c, d, e), (1, 2, 3, 4));
         // Shared outer frames are shared nodes: 4 + 4 (the other outermost frame) + 1
         // (another innermost frame below the shared three) + 1 (the tag node).
         assert_eq!(t.counts(), (0, 4, 10));
@@ -350,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_full_table_refuses_new_nodes_and_counts_each_stack_once() {
-        let t = Tree::new(1 << 6);
+        let t = Tree::new(1 << 6, 64);
         // 7/8 of 64 slots: 56 nodes. Stacks of 4 fresh frames each: 14 fit exactly.
         let mut ids = Vec::new();
         for s in 0..14usize {
@@ -370,11 +466,17 @@ mod tests {
         }
         assert_eq!(t.intern(&ids[0].1, 5), 0);
         assert_eq!(t.counts(), (3, 14, 56));
+        // Context numbers run out too: two of them here.
+        let t = Tree::new(1 << 10, 2);
+        assert_eq!((t.intern(&[1], 0), t.intern(&[2], 0)), (1, 2));
+        assert_eq!(t.intern(&[3], 0), 0);
+        assert_eq!(t.intern(&[1], 0), 1);
+        assert_eq!(t.counts(), (1, 2, 3));
     }
 
     #[test]
     fn threads_interning_the_same_new_stacks_agree() {
-        let t = Tree::new(1 << 16);
+        let t = Tree::new(1 << 16, 1024);
         let stacks: Vec<Vec<usize>> = (0..64usize)
             .map(|s| {
                 // 250 shared outer frames, 50 inner ones of the stack's own.

@@ -29,8 +29,9 @@ pub(crate) use symbolize::release_debug_info;
 /// Context ids from here up are stacks (`BASE` itself: the table was full). The census's
 /// tag ids lie below.
 pub(crate) const BASE: u32 = 1 << 23;
-/// The largest context id [`context`] gives (the last node of the stack tree).
-pub(crate) const MAX_ID: u32 = BASE + intern::NODES as u32;
+/// The largest context id [`context`] gives (the last context number of the stack tree;
+/// numbers are handed out densely from `BASE + 1`).
+pub(crate) const MAX_ID: u32 = BASE + intern::CONTEXTS as u32;
 const _: () = assert!(MAX_ID - BASE <= 1 << 22);
 
 pub(crate) use mode::{bad_env_warning, effective, sample_bytes, take_bad_env, MAX_SAMPLE_RATE};
