@@ -7,6 +7,12 @@ use crate::heap::{Description, Heap, History, Meta};
 
 /// A frame name safe for the folded format (`;` separates frames, the last space the count).
 fn clean(name: &str) -> String {
+    // Names rarely hold any of the three: one pass over the bytes to find out (the replace
+    // below, generic code compiled into the user's build, took 60% of a debug build's
+    // snapshot of 800 deep stacks).
+    if !name.bytes().any(|b| matches!(b, b';' | b'\n' | b'\r')) {
+        return name.to_string();
+    }
     name.replace(';', ",").replace(['\n', '\r'], " ")
 }
 
