@@ -124,23 +124,30 @@ static GEN: AtomicU64 = AtomicU64::new(1);
 /// pointer, and never unmapped.
 static TABLE: AtomicPtr<Table> = AtomicPtr::new(core::ptr::null_mut());
 
+/// Maps `bytes` of zeroed memory into `cell` unless another thread did first; returns the
+/// mapping `cell` holds (`None` if the kernel refuses).
 #[cold]
-fn map_table() -> Option<&'static Table> {
-    let p = sys::map_zeroed(core::mem::size_of::<Table>())?.cast::<Table>();
+fn map_into<T>(cell: &AtomicPtr<T>, bytes: usize) -> Option<*mut T> {
+    let fresh = sys::map_zeroed(bytes)?;
     // AcqRel: Release publishes the zeroed mapping; Acquire sees a rival's if we lose.
-    let t = match TABLE.compare_exchange(
+    match cell.compare_exchange(
         core::ptr::null_mut(),
-        p.as_ptr(),
+        fresh.as_ptr().cast::<T>(),
         Ordering::AcqRel,
         Ordering::Acquire,
     ) {
-        Ok(_) => p.as_ptr(),
+        Ok(_) => Some(fresh.as_ptr().cast::<T>()),
         Err(theirs) => {
             // SAFETY: our mapping was never published; nothing else refers to it.
-            unsafe { sys::unmap(p.cast(), core::mem::size_of::<Table>()) };
-            theirs
+            unsafe { sys::unmap(fresh, bytes) };
+            Some(theirs)
         }
-    };
+    }
+}
+
+#[cold]
+fn map_table() -> Option<&'static Table> {
+    let t = map_into(&TABLE, core::mem::size_of::<Table>())?;
     // SAFETY: a published table is zeroed memory (valid atomics) that is never unmapped.
     Some(unsafe { &*t })
 }
@@ -174,19 +181,10 @@ impl Table {
         if let Some(e) = self.get(i) {
             return Some(e);
         }
-        let cell = self.chunks.get(i / CHUNK)?;
-        let bytes = CHUNK * core::mem::size_of::<Entry>();
-        let fresh = sys::map_zeroed(bytes)?.cast::<Entry>();
-        // AcqRel: Release publishes the zeroed mapping; Acquire sees a rival's if we lose.
-        if let Err(_theirs) = cell.compare_exchange(
-            core::ptr::null_mut(),
-            fresh.as_ptr(),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // SAFETY: our mapping was never published; nothing else refers to it.
-            unsafe { sys::unmap(fresh.cast(), bytes) };
-        }
+        map_into(
+            self.chunks.get(i / CHUNK)?,
+            CHUNK * core::mem::size_of::<Entry>(),
+        )?;
         self.get(i)
     }
 
@@ -276,22 +274,8 @@ pub(crate) fn thread_hist(t: u16) -> Option<&'static ThreadHist> {
 
 #[cold]
 fn map_thread(cell: &AtomicPtr<u8>) -> Option<&'static ThreadHist> {
-    let p = sys::map_zeroed(core::mem::size_of::<ThreadHist>())?;
-    // AcqRel: as in `map_table`. Only the slot's thread maps it, so losing is not expected,
-    // but costs nothing to handle.
-    let h = match cell.compare_exchange(
-        core::ptr::null_mut(),
-        p.as_ptr(),
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
-        Ok(_) => p.as_ptr(),
-        Err(theirs) => {
-            // SAFETY: our mapping was never published.
-            unsafe { sys::unmap(p, core::mem::size_of::<ThreadHist>()) };
-            theirs
-        }
-    };
+    // Only the slot's thread maps it, so losing the race is not expected, but handled.
+    let h = map_into(cell, core::mem::size_of::<ThreadHist>())?;
     // SAFETY: as in `thread_hist`.
     Some(unsafe { &*(h as *const ThreadHist) })
 }
@@ -608,7 +592,7 @@ fn log(h: &ThreadHist, ctx: u32, size: usize) {
 }
 
 /// A context's history figures (a row before names are given).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CtxHistory {
     pub ctx: u32,
     pub alloc_blocks: u64,

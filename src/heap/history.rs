@@ -220,18 +220,7 @@ impl History {
     /// ```
     #[doc(alias("table"))]
     pub fn rows(&self) -> impl ExactSizeIterator<Item = HeapRow<'_>> + '_ {
-        let totals = (self.count(), self.size());
-        let mut cumulative = 0usize;
-        self.part.rows.iter().map(move |r| {
-            cumulative = cumulative.saturating_add(r.size);
-            HeapRow {
-                label: &r.label,
-                count: r.count,
-                size: r.size,
-                cumulative,
-                totals,
-            }
-        })
+        super::row::rows_of(&self.part, (self.count(), self.size()))
     }
 
     /// The history of row `i`'s contexts alone (by kind), to drill into with `bysite()`.

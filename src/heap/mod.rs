@@ -601,18 +601,7 @@ impl Heap {
     /// ```
     #[doc(alias("table", "partition"))]
     pub fn rows(&self) -> impl ExactSizeIterator<Item = HeapRow<'_>> + '_ {
-        let totals = self.totals();
-        let mut cumulative = 0usize;
-        self.partition().rows.iter().map(move |r| {
-            cumulative = cumulative.saturating_add(r.size);
-            HeapRow {
-                label: &r.label,
-                count: r.count,
-                size: r.size,
-                cumulative,
-                totals,
-            }
-        })
+        row::rows_of(self.partition(), self.totals())
     }
 
     /// The objects and bytes the table's title and percentages use: estimates for a

@@ -55,12 +55,7 @@ impl Partition {
             r.count = c.round().min(MAX_ESTIMATE) as usize;
             r.size = s.round().min(MAX_ESTIMATE) as usize;
         }
-        self.rows.sort_by(|a, b| {
-            b.size
-                .cmp(&a.size)
-                .then(b.count.cmp(&a.count))
-                .then_with(|| a.label.cmp(&b.label))
-        });
+        sort_by_size(&mut self.rows);
     }
 
     /// The partition of items (one per context of a history table) into the classes `keys`
@@ -70,28 +65,14 @@ impl Partition {
         labels: Vec<String>,
         weights: &[(usize, usize)],
     ) -> Partition {
-        let mut rows: Vec<Row> = labels
-            .into_iter()
-            .enumerate()
-            .map(|(k, label)| Row {
-                label,
-                count: 0,
-                size: 0,
-                key: k as u32,
-            })
-            .collect();
+        let mut rows = empty_rows(labels);
         for (&(c, s), &k) in weights.iter().zip(&keys) {
             let r = &mut rows[k as usize];
             r.count = r.count.saturating_add(c);
             r.size = r.size.saturating_add(s);
         }
         rows.retain(|r| r.count != 0 || r.size != 0);
-        rows.sort_by(|a, b| {
-            b.size
-                .cmp(&a.size)
-                .then(b.count.cmp(&a.count))
-                .then_with(|| a.label.cmp(&b.label))
-        });
+        sort_by_size(&mut rows);
         Partition { rows, keys }
     }
 
@@ -103,16 +84,7 @@ impl Partition {
         labels: Vec<String>,
         by_id: bool,
     ) -> Partition {
-        let mut rows: Vec<Row> = labels
-            .into_iter()
-            .enumerate()
-            .map(|(k, label)| Row {
-                label,
-                count: 0,
-                size: 0,
-                key: k as u32,
-            })
-            .collect();
+        let mut rows = empty_rows(labels);
         for (o, &k) in objs.iter().zip(&keys) {
             let r = &mut rows[k as usize];
             r.count += 1;
@@ -128,13 +100,32 @@ impl Partition {
                 })
             })
         } else {
-            rows.sort_by(|a, b| {
-                b.size
-                    .cmp(&a.size)
-                    .then(b.count.cmp(&a.count))
-                    .then_with(|| a.label.cmp(&b.label))
-            })
+            sort_by_size(&mut rows);
         }
         Partition { rows, keys }
     }
+}
+
+/// One empty row per label, keyed by its position.
+fn empty_rows(labels: Vec<String>) -> Vec<Row> {
+    labels
+        .into_iter()
+        .enumerate()
+        .map(|(k, label)| Row {
+            label,
+            count: 0,
+            size: 0,
+            key: k as u32,
+        })
+        .collect()
+}
+
+/// guppy's order: largest size first, then most objects, then by label.
+fn sort_by_size(rows: &mut [Row]) {
+    rows.sort_by(|a, b| {
+        b.size
+            .cmp(&a.size)
+            .then(b.count.cmp(&a.count))
+            .then_with(|| a.label.cmp(&b.label))
+    });
 }

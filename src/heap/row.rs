@@ -28,6 +28,25 @@ pub struct HeapRow<'h> {
     pub(crate) totals: (usize, usize),
 }
 
+/// The rows of `part` as data, with running cumulative bytes; `totals` are the table's
+/// (objects, bytes) that the percentages divide by.
+pub(crate) fn rows_of(
+    part: &super::partition::Partition,
+    totals: (usize, usize),
+) -> impl ExactSizeIterator<Item = HeapRow<'_>> + '_ {
+    let mut cumulative = 0usize;
+    part.rows.iter().map(move |r| {
+        cumulative = cumulative.saturating_add(r.size);
+        HeapRow {
+            label: &r.label,
+            count: r.count,
+            size: r.size,
+            cumulative,
+            totals,
+        }
+    })
+}
+
 /// `part` as a percentage of `whole` (0 for an empty whole).
 fn percent(part: usize, whole: usize) -> f64 {
     if whole == 0 {

@@ -174,10 +174,11 @@ fn register() {
     // own fork handlers, if it has any) before heapy registers: see the module's
     // documentation. The caller holds the reentrancy flag: it is heapy's own.
     drop(core::hint::black_box(Box::new(0u8)));
-    // SAFETY: the three handlers are `extern "C"` functions that live as long as the
-    // program, never unwind, and call only async-signal-safe operations (atomics,
-    // sched_yield, nanosleep). A failure (no memory for the handlers) is not retried: forks
-    // then risk heapy's locks as they did before it had handlers.
+    // A failure (no memory for the handlers) is not retried: forks then risk heapy's locks
+    // as they did before it had handlers.
+    // The three handlers are `extern "C"` fns that live as long as the program, never
+    // unwind, and call only async-signal-safe operations (atomics, sched_yield, nanosleep).
+    // SAFETY: sound handlers, as just said; pthread_atfork only records them.
     let _ = unsafe {
         libc::pthread_atfork(
             Some(prepare as unsafe extern "C" fn()),
