@@ -6,7 +6,8 @@
 //! CARGO_PROFILE_RELEASE_DEBUG=limited cargo run --release --example serde_deep
 //! ```
 //!
-//! Prints the tables, then `folded stacks: <n> of <m> reach main (<bytes> of <total> bytes)`.
+//! Prints the tables, then `folded stacks: <n> of <m> reach main (<bytes> of <total> bytes)`,
+//! the deepest folded stack, and the time of the first `heap()` with the process's peak RSS.
 
 use std::hint::black_box;
 
@@ -41,7 +42,9 @@ fn main() {
     let text = nested(100, 20);
     let mark = heapy::hpy().mark();
     let v = black_box(parse_value(&text));
+    let t = std::time::Instant::now();
     let h = mark.heap();
+    let first = t.elapsed();
     println!("{h}");
     println!("{}", h.bysite());
     let folded = h.folded();
@@ -63,5 +66,17 @@ fn main() {
         .max()
         .unwrap_or(0);
     println!("deepest folded stack: {deepest} frames");
+    // The first snapshot resolves every stack (symbols, kinds, sites); VmHWM is the peak.
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_string()))
+        })
+        .unwrap_or_default();
+    println!(
+        "first heap() {:.0} ms; peak RSS {hwm}",
+        first.as_secs_f64() * 1e3
+    );
     drop(v);
 }
