@@ -170,14 +170,14 @@ impl Heap {
                 let kind = meta.kind(ctx).to_owned();
                 let mut fs = Vec::new();
                 let frames = info.map(|i| &*i.frames).unwrap_or_default();
-                if frames.first().map(|f| f.function.as_str()) != Some(kind.as_str()) {
+                if frames.first().map(|f| f.function()) != Some(kind.as_str()) {
                     fs.push(intern(kind));
                 }
                 for f in frames {
-                    let loc = match (&f.file, f.line) {
-                        (Some(file), Some(line)) => format!("{} ({file}:{line}:0)", f.function),
-                        (Some(file), None) => format!("{} ({file})", f.function),
-                        _ => f.function.clone(),
+                    let loc = match (f.file(), f.line()) {
+                        (Some(file), Some(line)) => format!("{} ({file}:{line}:0)", f.function()),
+                        (Some(file), None) => format!("{} ({file})", f.function()),
+                        _ => f.function().to_string(),
                     };
                     fs.push(intern(loc));
                 }

@@ -27,7 +27,7 @@ pub(crate) fn stack(info: Option<&Description>, untagged: &str) -> Vec<String> {
         .frames
         .iter()
         .rev()
-        .map(|f| clean(&f.function))
+        .map(|f| clean(f.function()))
         .collect();
     let leaf = clean(&info.kind);
     if frames.last() != Some(&leaf) {

@@ -234,12 +234,12 @@ pub(crate) fn profile(h: &Heap) -> Profile {
         let mut stack = Vec::with_capacity(frames.len() + 1);
         // The kind is the leaf, unless it only repeats the allocating function (a kind that
         // is a call site).
-        if frames.first().map(|f| f.function.as_str()) != Some(kind.as_str()) {
+        if frames.first().map(|f| f.function()) != Some(kind.as_str()) {
             stack.push(t.location(&kind, "", 0));
         }
         for f in frames {
-            let line = f.line.map_or(0, i64::from);
-            stack.push(t.location(&f.function, f.file.as_deref().unwrap_or(""), line));
+            let line = f.line().map_or(0, i64::from);
+            stack.push(t.location(f.function(), f.file().unwrap_or(""), line));
         }
         let kind_str = t.string(&kind);
         samples.push(Sample {

@@ -174,7 +174,10 @@ pub(crate) fn names_for(objs: &[Obj]) -> Arc<Meta> {
 
 /// Where an object was allocated (`src/main.rs:12 demo::make`), when a stack was captured.
 pub(crate) fn site_of(o: &crate::Object<'_>) -> Option<String> {
-    o.meta.kinds.get(&o.obj.ctx).and_then(|k| k.site.clone())
+    o.meta
+        .kinds
+        .get(&o.obj.ctx)
+        .and_then(|k| k.site.as_deref().map(str::to_string))
 }
 
 /// The nodes of `g` that are objects of `h` (same address and serial), as a mask.

@@ -163,8 +163,8 @@ impl Heap {
             .filter(|(ctx, _)| ctxs.contains(ctx))
             .map(|(&ctx, k)| KindEntry {
                 ctx,
-                kind: k.kind.clone(),
-                site: k.site.clone(),
+                kind: k.kind.to_string(),
+                site: k.site.as_deref().map(str::to_string),
                 frames: k.frames.to_vec(),
             })
             .collect();
@@ -403,11 +403,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Heap> {
             .map(|k| {
                 (
                     k.ctx,
-                    Arc::new(Description {
-                        kind: k.kind,
-                        site: k.site,
-                        frames: k.frames.into(),
-                    }),
+                    Arc::new(Description::loaded(k.kind, k.site, k.frames.into())),
                 )
             })
             .collect(),

@@ -34,9 +34,8 @@ fn describe(ctx: u32) -> Arc<Description> {
     match stack::tag(ctx) {
         0 => d,
         tag => Arc::new(Description {
-            kind: census::tag_name(tag).to_string(),
-            site: d.site.clone(),
-            frames: d.frames.clone(),
+            kind: census::tag_name(tag).into(),
+            ..Description::clone(&d)
         }),
     }
 }
@@ -94,7 +93,7 @@ impl Meta {
 
     /// The kind label of context `ctx`.
     pub(crate) fn kind(&self, ctx: u32) -> &str {
-        self.kinds.get(&ctx).map_or(UNTAGGED, |k| k.kind.as_str())
+        self.kinds.get(&ctx).map_or(UNTAGGED, |k| &k.kind)
     }
 
     /// The call site label of context `ctx` (`<no stack>` when none was captured).

@@ -8,11 +8,7 @@ use super::{Description, Heap, Meta, Obj};
 use crate::stack::Frame;
 
 fn frame(function: &str, line: u32) -> Frame {
-    Frame {
-        function: function.into(),
-        file: Some("src/main.rs".into()),
-        line: Some(line),
-    }
+    Frame::new(function.into(), Some("src/main.rs".into()), Some(line))
 }
 
 /// A heap as a loaded or stack-resolved snapshot would hold it: three contexts, two with
@@ -24,6 +20,7 @@ pub(crate) fn sample_heap() -> Heap {
         Arc::new(Description {
             kind: "Vec<demo::Person>".into(),
             site: Some("src/main.rs:20 demo::load".into()),
+            site_full: Some("src/main.rs:20 demo::load".into()),
             frames: vec![frame("demo::load", 20), frame("demo::main", 5)].into(),
         }),
     );
@@ -32,6 +29,7 @@ pub(crate) fn sample_heap() -> Heap {
         Arc::new(Description {
             kind: "demo::cache".into(),
             site: Some("src/main.rs:31 demo::cache".into()),
+            site_full: Some("src/main.rs:31 demo::cache".into()),
             frames: vec![frame("demo::cache", 31), frame("demo::main", 6)].into(),
         }),
     );

@@ -1,6 +1,7 @@
-//! The stack layer's snapshot-time caches: the frames at each return address and the
-//! description of each stack context. Both only grow (a return address and an interned
-//! stack never change meaning), are read and filled by any thread that resolves a snapshot
+//! The stack layer's snapshot-time caches: the frames at each return address, the
+//! description of each stack context, and the kind each run of innermost addresses names.
+//! All only grow (a return address and an interned stack never change meaning), are read
+//! and filled by any thread that resolves a snapshot
 //! (sharded maps: threads that resolve at once rarely wait for each other), and are never
 //! touched by the allocator path.
 //!
@@ -25,6 +26,9 @@ pub(crate) struct Caches {
     pub symbols: DashMap<usize, Arc<[Frame]>>,
     /// What a stack context names (before its tag is applied).
     pub descriptions: DashMap<u32, Arc<Description>>,
+    /// The kind inferred from a stack's innermost return addresses (up to the one holding
+    /// its first user frame), shared by every stack that begins with them.
+    pub kinds: DashMap<Box<[usize]>, Arc<str>>,
 }
 
 /// The current caches; null until first used. A published `Caches` is never freed.

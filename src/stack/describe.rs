@@ -15,23 +15,54 @@ use super::Frame;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Description {
     /// The label `bykind()` shows: a tag, else what the stack says (`Vec<demo::Person>`,
-    /// else the call site's function).
-    pub kind: String,
+    /// else the call site's function). Shared: stacks with the same innermost frames share
+    /// one.
+    pub kind: Arc<str>,
     /// The label `bysite()` shows (`src/main.rs:29 demo::work`: the first frame of the
     /// program's own crates, else the first frame outside Rust's library), if a stack was
-    /// captured.
-    pub site: Option<String>,
-    /// The user frames (the program's and its dependencies'), most recent call first (empty without a stack); shared, so that a
-    /// tagged stack's description reuses its stack's frames.
+    /// captured; the site frame's own label, shared by every stack with that frame.
+    pub site: Option<Arc<str>>,
+    /// The site's full label (`{:#}` of a table, `heapy view --full`): the site frame as
+    /// `{:#}` prints it (full function name, file as recorded). Not in snapshot files: a
+    /// loaded file finds it again from `frames` (see `Description::loaded`).
+    pub site_full: Option<Arc<str>>,
+    /// The user frames (the program's and its dependencies'), most recent call first (empty
+    /// without a stack); shared, so that a tagged stack's description reuses its stack's
+    /// frames, and each frame shared by every stack it appears in.
     pub frames: Arc<[Frame]>,
 }
 
 impl Description {
     /// A context known by its kind alone (a tag, or no stack).
-    pub(crate) fn named(kind: impl Into<String>) -> Description {
+    pub(crate) fn named(kind: impl Into<Arc<str>>) -> Description {
         Description {
             kind: kind.into(),
             ..Description::default()
+        }
+    }
+
+    /// A description as a snapshot file stores it (kind, short site label, frames): the full
+    /// site label is that of the frame whose label the site is (the site frame, found as
+    /// `resolve` picked it, else by its label), else the stored label itself (a file written
+    /// under other labelling rules).
+    pub(crate) fn loaded(
+        kind: impl Into<Arc<str>>,
+        site: Option<String>,
+        frames: Arc<[Frame]>,
+    ) -> Description {
+        let site: Option<Arc<str>> = site.map(Arc::from);
+        let site_full = site.as_ref().map(|label| {
+            site_frame(&frames)
+                .into_iter()
+                .chain(frames.iter())
+                .find(|f| f.label() == *label)
+                .map_or_else(|| Arc::clone(label), Frame::full_label)
+        });
+        Description {
+            kind: kind.into(),
+            site,
+            site_full,
+            frames,
         }
     }
 }
@@ -107,10 +138,15 @@ fn resolve(ctx: u32) -> Arc<Description> {
     let Some((addrs, _tag)) = super::stack_frames(ctx) else {
         return Arc::new(Description::named("<stack table full>"));
     };
-    let mut all: Vec<Frame> = Vec::new();
-    for a in addrs {
-        all.extend(super::symbolize::frames(a).iter().cloned());
-    }
+    // Each address's frames are resolved once for the process (and the frames' classes and
+    // labels worked out once per frame): a stack only gathers shared frames.
+    let symbols: Vec<Arc<[Frame]>> = addrs.iter().map(|&a| super::symbolize::frames(a)).collect();
+    // Every frame with the index of its address, innermost first.
+    let all: Vec<(usize, &Frame)> = symbols
+        .iter()
+        .enumerate()
+        .flat_map(|(i, fs)| fs.iter().map(move |f| (i, f)))
+        .collect();
     // The innermost frames are heapy's own code, inlined into the allocator shim (and the
     // shim may be inlined into its caller). With full debug info they name heapy's crate and
     // are trimmed by name; with `line-tables-only` inlined frames carry short names
@@ -119,31 +155,49 @@ fn resolve(ctx: u32) -> Arc<Description> {
     let skip = all
         .iter()
         .take(SHIM_SEARCH)
-        .rposition(|f| is_shim(&f.function))
+        .rposition(|(_, f)| is_shim(f.function()))
         .map_or(0, |i| i + 1);
-    all.drain(..skip);
-    let first_user = all.iter().position(infer::is_user_frame);
-    let frames: Vec<Frame> = match first_user {
+    let first_user = all[skip..]
+        .iter()
+        .position(|(_, f)| f.is_user())
+        .map(|i| i + skip);
+    let frames: Arc<[Frame]> = match first_user {
         Some(i) => all[i..]
             .iter()
-            .filter(|f| infer::is_user_frame(f))
-            .map(|f| Frame {
-                function: f.function.clone(),
-                file: f.file.as_deref().map(short_path),
-                line: f.line,
-            })
+            .filter(|(_, f)| f.is_user())
+            .map(|(_, f)| Frame::clone(f))
             .collect(),
-        None => Vec::new(),
+        None => Arc::from([]),
     };
-    let inner = &all[..first_user.unwrap_or(all.len())];
-    let site = site_frame(&frames).map(Frame::label);
-    let kind = infer::kind(inner)
-        .or_else(|| frames.first().map(|f| f.function.clone()))
-        .unwrap_or_else(|| "<no user frame>".to_string());
+    // The kind follows from the frames up to the first user frame (and the shim's place
+    // among the first `SHIM_SEARCH`): from the addresses that hold them, so stacks that
+    // share those addresses share one inference.
+    let key_len = match first_user {
+        Some(i) => all[i].0.max(all[SHIM_SEARCH.min(all.len()) - 1].0) + 1,
+        None => addrs.len(),
+    };
+    let key = &addrs[..key_len.min(addrs.len())];
+    let kinds = &caches().kinds;
+    let kind = match kinds.get(key).map(|k| Arc::clone(&k)) {
+        Some(k) => k,
+        None => {
+            let inner: Vec<Frame> = all[skip..first_user.unwrap_or(all.len())]
+                .iter()
+                .map(|(_, f)| Frame::clone(f))
+                .collect();
+            let kind: Arc<str> = infer::kind(&inner)
+                .map(Arc::from)
+                .or_else(|| frames.first().map(|f| Arc::from(f.function())))
+                .unwrap_or_else(|| Arc::from("<no user frame>"));
+            Arc::clone(&kinds.entry(key.into()).or_insert(kind))
+        }
+    };
+    let site = site_frame(&frames);
     Arc::new(Description {
         kind,
-        site,
-        frames: frames.into(),
+        site: site.map(Frame::label),
+        site_full: site.map(Frame::full_label),
+        frames,
     })
 }
 
@@ -151,10 +205,7 @@ fn resolve(ctx: u32) -> Arc<Description> {
 /// frame of the program's own crates; when the stack has none (a thread a dependency
 /// started), the first frame that is not Rust's library.
 fn site_frame(frames: &[Frame]) -> Option<&Frame> {
-    frames
-        .iter()
-        .find(|f| infer::is_own_frame(f))
-        .or(frames.first())
+    frames.iter().find(|f| f.is_own()).or(frames.first())
 }
 
 /// How many of a stack's first (innermost) frames may be heapy's and the allocator shim's.
@@ -169,28 +220,12 @@ fn is_shim(function: &str) -> bool {
         .any(|p| f.starts_with(p))
 }
 
-/// A source path relative to the current directory (as it was at the first snapshot) when
-/// it lies below it.
-fn short_path(p: &str) -> String {
-    static CWD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    if let Some(cwd) = CWD.get_or_init(|| std::env::current_dir().ok()) {
-        if let Ok(rest) = std::path::Path::new(p).strip_prefix(cwd) {
-            return rest.display().to_string();
-        }
-    }
-    p.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn frame(function: &str, file: Option<&str>) -> Frame {
-        Frame {
-            function: function.into(),
-            file: file.map(str::to_string),
-            line: Some(7),
-        }
+        Frame::new(function.into(), file.map(str::to_string), Some(7))
     }
 
     const DE: &str =

@@ -6,6 +6,7 @@
 //! [`Traceback::frames`](crate::Traceback::frames) hands it out.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,14 +34,114 @@ use serde::{Deserialize, Serialize};
 /// }
 /// # drop(v);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone)]
 #[non_exhaustive]
-pub struct Frame {
+pub struct Frame(Arc<Inner>);
+
+/// A frame's text, shared by every stack the frame appears in (cloning a [`Frame`] copies a
+/// pointer), with what snapshots ask of it again and again worked out once.
+struct Inner {
+    data: Data,
+    /// Whether the frame is the program's (`infer::is_user_frame`) and the program's own
+    /// crates' (`infer::is_own_frame`), found on first use.
+    class: OnceLock<(bool, bool)>,
+    /// The frame as a table's label ([`Frame::label`]), made on first use.
+    label: OnceLock<Arc<str>>,
+    /// The frame as a table's full label ([`Frame::full_label`]), made on first use.
+    full: OnceLock<Arc<str>>,
+}
+
+/// A frame's serde form (part of the snapshot file format).
+#[derive(Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Data {
     /// The demangled function name, without hash (`<alloc::vec::Vec<u8>>::push`).
-    pub(crate) function: String,
-    pub(crate) file: Option<String>,
-    pub(crate) line: Option<u32>,
+    function: String,
+    file: Option<String>,
+    line: Option<u32>,
+}
+
+impl Frame {
+    /// A frame of `function`, in `file` at `line` when known.
+    pub(crate) fn new(function: String, file: Option<String>, line: Option<u32>) -> Frame {
+        Frame::from_data(Data {
+            function,
+            file,
+            line,
+        })
+    }
+
+    fn from_data(data: Data) -> Frame {
+        Frame(Arc::new(Inner {
+            data,
+            class: OnceLock::new(),
+            label: OnceLock::new(),
+            full: OnceLock::new(),
+        }))
+    }
+
+    fn class(&self) -> (bool, bool) {
+        *self.0.class.get_or_init(|| {
+            (
+                super::infer::is_user_frame(self),
+                super::infer::is_own_frame(self),
+            )
+        })
+    }
+
+    /// True for a frame of the program (see `infer::is_user_frame`); worked out once.
+    pub(crate) fn is_user(&self) -> bool {
+        self.class().0
+    }
+
+    /// True for a frame of the program's own crates (see `infer::is_own_frame`); worked out
+    /// once.
+    pub(crate) fn is_own(&self) -> bool {
+        self.class().1
+    }
+}
+
+impl Default for Frame {
+    fn default() -> Frame {
+        Frame::from_data(Data::default())
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Frame) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.data == other.0.data
+    }
+}
+
+impl Eq for Frame {}
+
+impl std::hash::Hash for Frame {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.data.hash(state);
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.0.data;
+        f.debug_struct("Frame")
+            .field("function", &d.function)
+            .field("file", &d.file)
+            .field("line", &d.line)
+            .finish()
+    }
+}
+
+impl Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.data.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Frame {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Frame, D::Error> {
+        Data::deserialize(d).map(Frame::from_data)
+    }
 }
 
 impl Frame {
@@ -62,7 +163,7 @@ impl Frame {
     /// # drop(b);
     /// ```
     pub fn function(&self) -> &str {
-        &self.function
+        &self.0.data.function
     }
 
     /// The source file, relative to the current directory when it lies below it
@@ -83,7 +184,7 @@ impl Frame {
     /// # drop(b);
     /// ```
     pub fn file(&self) -> Option<&str> {
-        self.file.as_deref()
+        self.0.data.file.as_deref()
     }
 
     /// The line in [`file`](Frame::file); `None` without debug info.
@@ -99,21 +200,34 @@ impl Frame {
     /// # drop(b);
     /// ```
     pub fn line(&self) -> Option<u32> {
-        self.line
+        self.0.data.line
     }
 }
 
 impl Frame {
     /// The frame as a table's label (`bysite()`): as it prints, with a long generic
     /// function name's nested arguments elided (see `types::label_function`); the full name
-    /// stays in the frame, and in tracebacks.
-    pub(crate) fn label(&self) -> String {
-        Frame {
-            function: super::types::label_function(&self.function),
-            file: self.file.clone(),
-            line: self.line,
-        }
-        .to_string()
+    /// stays in the frame, in tracebacks and in [`full_label`](Frame::full_label). Made once
+    /// per frame and shared.
+    pub(crate) fn label(&self) -> Arc<str> {
+        let label = self.0.label.get_or_init(|| {
+            let d = &self.0.data;
+            let short = Frame::new(
+                super::types::label_function(&d.function),
+                d.file.clone(),
+                d.line,
+            );
+            Arc::from(short.to_string())
+        });
+        Arc::clone(label)
+    }
+
+    /// The frame as a table's full label (`{:#}` of a table, `heapy view --full`): as `{:#}`
+    /// prints it, the function's full name and the file as [`file`](Frame::file) gives it.
+    /// Made once per frame and shared.
+    pub(crate) fn full_label(&self) -> Arc<str> {
+        let full = self.0.full.get_or_init(|| Arc::from(format!("{self:#}")));
+        Arc::clone(full)
     }
 }
 
@@ -136,15 +250,16 @@ impl Frame {
 /// ```
 impl fmt::Display for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = match &self.file {
+        let d = &self.0.data;
+        let file = match &d.file {
             Some(file) if f.alternate() => Some(std::borrow::Cow::Borrowed(file.as_str())),
             Some(file) => Some(super::source::short(file)),
             None => None,
         };
-        match (file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{file}:{line} {}", self.function),
-            (Some(file), None) => write!(f, "{file} {}", self.function),
-            _ => f.write_str(&self.function),
+        match (file, d.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line} {}", d.function),
+            (Some(file), None) => write!(f, "{file} {}", d.function),
+            _ => f.write_str(&d.function),
         }
     }
 }
@@ -155,27 +270,28 @@ mod tests {
 
     #[test]
     fn prints_file_line_function() {
-        let mut f = Frame {
-            function: "demo::load".into(),
-            file: Some("src/main.rs".into()),
-            line: Some(29),
-        };
-        assert_eq!(f.to_string(), "src/main.rs:29 demo::load");
-        f.line = None;
-        assert_eq!(f.to_string(), "src/main.rs demo::load");
-        f.file = None;
-        assert_eq!(f.to_string(), "demo::load");
+        let f =
+            |file: Option<&str>, line| Frame::new("demo::load".into(), file.map(Into::into), line);
+        assert_eq!(
+            f(Some("src/main.rs"), Some(29)).to_string(),
+            "src/main.rs:29 demo::load"
+        );
+        assert_eq!(
+            f(Some("src/main.rs"), None).to_string(),
+            "src/main.rs demo::load"
+        );
+        assert_eq!(f(None, Some(29)).to_string(), "demo::load");
     }
 
     #[test]
     fn a_dependencys_file_prints_short_and_full_with_the_alternate_form() {
         let path = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
                     serde_json-1.0.154/src/de.rs";
-        let f = Frame {
-            function: "serde_json::de::from_str".into(),
-            file: Some(path.into()),
-            line: Some(2033),
-        };
+        let f = Frame::new(
+            "serde_json::de::from_str".into(),
+            Some(path.into()),
+            Some(2033),
+        );
         assert_eq!(f.file(), Some(path));
         assert_eq!(
             f.to_string(),
@@ -189,21 +305,13 @@ mod tests {
 
     #[test]
     fn serde_form_is_the_snapshot_files() {
-        let f = Frame {
-            function: "demo::load".into(),
-            file: Some("src/main.rs".into()),
-            line: Some(20),
-        };
+        let f = Frame::new("demo::load".into(), Some("src/main.rs".into()), Some(20));
         let text = r#"{"function":"demo::load","file":"src/main.rs","line":20}"#;
         assert_eq!(serde_json::to_string(&f).unwrap(), text);
         assert_eq!(serde_json::from_str::<Frame>(text).unwrap(), f);
         let bare = r#"{"function":"f","file":null,"line":null}"#;
         assert_eq!(
-            serde_json::to_string(&Frame {
-                function: "f".into(),
-                ..Frame::default()
-            })
-            .unwrap(),
+            serde_json::to_string(&Frame::new("f".into(), None, None)).unwrap(),
             bare
         );
         assert!(

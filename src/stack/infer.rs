@@ -14,10 +14,9 @@ use super::Frame;
 /// name, or by a source file inside Rust's own library, for trait impls std provides for
 /// the program's types, such as `<demo::P as SpecFromElem>::from_elem`).
 pub(crate) fn is_user_frame(f: &Frame) -> bool {
-    is_user(&f.function)
+    is_user(f.function())
         && !f
-            .file
-            .as_deref()
+            .file()
             .is_some_and(|p| super::source::origin(p) == super::source::Origin::Std)
 }
 
@@ -26,8 +25,7 @@ pub(crate) fn is_user_frame(f: &Frame) -> bool {
 /// `source`). Without a file (no debug info) nothing tells them apart: every user frame
 /// counts.
 pub(crate) fn is_own_frame(f: &Frame) -> bool {
-    f.file
-        .as_deref()
+    f.file()
         .is_none_or(|p| super::source::origin(p) == super::source::Origin::Program)
 }
 
@@ -92,16 +90,16 @@ pub(crate) fn is_user(function: &str) -> bool {
 /// (see `makes_string`), or the outermost of `PathBuf`, `OsString`, `CString` (a PathBuf's
 /// buffer is grown by OsString's methods).
 fn byte_string_kind(outer: &[Frame]) -> Option<&'static str> {
-    if outer.iter().any(|f| makes_string(&f.function)) {
+    if outer.iter().any(|f| makes_string(f.function())) {
         return Some("String");
     }
     outer.iter().rev().find_map(|f| {
-        if f.function
+        if f.function()
             .contains("alloc::ffi::c_str::CString::new::SpecNewImpl")
         {
             return Some("CString");
         }
-        let (ty, _) = self_type(&f.function)?;
+        let (ty, _) = self_type(f.function())?;
         match split(ty).0 {
             "std::path::PathBuf" => Some("PathBuf"),
             "std::ffi::os_str::OsString" => Some("OsString"),
@@ -129,7 +127,7 @@ fn makes_string(function: &str) -> bool {
 /// The kind named by the std frames `inner` (innermost first, up to the first user frame).
 pub(crate) fn kind(inner: &[Frame]) -> Option<String> {
     for (i, f) in inner.iter().enumerate() {
-        let Some((ty, method)) = self_type(&f.function) else {
+        let Some((ty, method)) = self_type(f.function()) else {
             continue;
         };
         let (path, args) = split(ty);
@@ -173,10 +171,10 @@ pub(crate) fn kind(inner: &[Frame]) -> Option<String> {
                 let last = outer
                     .iter()
                     .take_while(|f| {
-                        self_type(&f.function).is_some_and(|(ty, _)| split(ty).0 == path)
+                        self_type(f.function()).is_some_and(|(ty, _)| split(ty).0 == path)
                     })
                     .last()
-                    .and_then(|f| self_type(&f.function))
+                    .and_then(|f| self_type(f.function()))
                     .and_then(|(ty, _)| split(ty).1.first().copied())
                     .unwrap_or(t);
                 return Some(format!("{name}<{}>", short(last)));
@@ -206,7 +204,7 @@ fn is_param(t: &str) -> bool {
 /// element type is `t` (the buffer being allocated is that container's own, not one of its
 /// elements').
 fn container(f: &Frame, name: &str, t: &str) -> Option<String> {
-    let (ty, _) = self_type(&f.function)?;
+    let (ty, _) = self_type(f.function())?;
     let (path, args) = split(ty);
     if path.rsplit("::").next() != Some(name) || !path.starts_with("alloc::") {
         return None;
@@ -221,7 +219,7 @@ fn container(f: &Frame, name: &str, t: &str) -> Option<String> {
 /// `Vec<u64>` frame.
 fn vec_element(outer: &[Frame]) -> Option<&str> {
     for f in outer {
-        let (ty, _) = self_type(&f.function)?;
+        let (ty, _) = self_type(f.function())?;
         let (path, args) = split(ty);
         match path {
             "alloc::raw_vec::RawVec" | "alloc::raw_vec::RawVecInner" => continue,
@@ -271,7 +269,7 @@ fn table(t: &str, outer: &[Frame]) -> String {
         Some([k, "()"]) => {
             // hashbrown's HashSet is a map to (): the std wrapper frame tells them apart.
             let map = outer.iter().find_map(|f| {
-                let (ty, _) = self_type(&f.function)?;
+                let (ty, _) = self_type(f.function())?;
                 match split(ty).0 {
                     "std::collections::hash::map::HashMap" => Some(true),
                     p if p.ends_with("::HashSet") => Some(false),
@@ -294,10 +292,7 @@ mod tests {
     use super::*;
 
     fn f(s: &str) -> Frame {
-        Frame {
-            function: s.to_string(),
-            ..Frame::default()
-        }
+        Frame::new(s.to_string(), None, None)
     }
 
     #[test]

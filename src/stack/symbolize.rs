@@ -39,7 +39,7 @@ pub(crate) fn release_debug_info() {
 }
 
 fn resolve(addr: usize) -> Arc<[Frame]> {
-    let mut out = Vec::new();
+    let mut raw: Vec<(String, Option<String>, Option<u32>)> = Vec::new();
     // `resolve` looks up `addr - 1`: a return address's call instruction. It holds the
     // `backtrace` crate's global lock, so the callback only copies the raw symbol out.
     backtrace::resolve(addr as *mut core::ffi::c_void, |sym| {
@@ -50,22 +50,36 @@ fn resolve(addr: usize) -> Arc<[Frame]> {
             },
             None => format!("{addr:#x}"),
         };
-        out.push(Frame {
+        raw.push((
             function,
-            file: sym.filename().map(|p| p.display().to_string()),
-            line: sym.lineno(),
-        });
+            sym.filename().map(|p| p.display().to_string()),
+            sym.lineno(),
+        ));
     });
     // Demangled after the lock, where threads resolving at once overlap (a name that is not
-    // mangled comes back as it is).
-    for f in &mut out {
-        f.function = format!("{:#}", rustc_demangle::demangle(&f.function));
-    }
+    // mangled comes back as it is); the file made relative once, here, for every stack the
+    // address appears in.
+    let mut out: Vec<Frame> = raw
+        .into_iter()
+        .map(|(function, file, line)| {
+            let function = format!("{:#}", rustc_demangle::demangle(&function));
+            Frame::new(function, file.as_deref().map(short_path), line)
+        })
+        .collect();
     if out.is_empty() {
-        out.push(Frame {
-            function: format!("{addr:#x}"),
-            ..Frame::default()
-        });
+        out.push(Frame::new(format!("{addr:#x}"), None, None));
     }
     out.into()
+}
+
+/// A source path relative to the current directory (as it was at the first snapshot) when
+/// it lies below it.
+fn short_path(p: &str) -> String {
+    static CWD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    if let Some(cwd) = CWD.get_or_init(|| std::env::current_dir().ok()) {
+        if let Ok(rest) = std::path::Path::new(p).strip_prefix(cwd) {
+            return rest.display().to_string();
+        }
+    }
+    p.to_string()
 }
