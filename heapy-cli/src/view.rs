@@ -1,4 +1,5 @@
-//! `heapy view snap.json [--by kind|site|size|thread|id] [--all] [--fit] [--alloc|--peak]`:
+//! `heapy view snap.json [--by kind|site|size|thread|id] [--all] [--full] [--fit]
+//! [--alloc|--peak]`:
 //! a snapshot's table, or the tables of its allocation history.
 
 use std::path::PathBuf;
@@ -26,6 +27,12 @@ pub(crate) struct ViewArgs {
     /// Show every row, not only the first ten.
     #[arg(long)]
     all: bool,
+    /// Print call sites in full (`--by site`): the function's whole name, where the table
+    /// elides generic arguments nested in other arguments as `<…>`, and the file as the
+    /// debug info records it (a dependency's absolute path into cargo's registry, not
+    /// `serde_json-1.0.154/src/de.rs`). Other views print the same either way.
+    #[arg(long)]
+    full: bool,
     /// Fit the table to the terminal's width (else `COLUMNS`, else 100), wrapping long
     /// labels, instead of guppy's fixed columns.
     #[arg(long)]
@@ -67,7 +74,12 @@ pub(crate) fn run(a: ViewArgs) -> Result<()> {
             }
         };
         let hist = if a.all { hist.all() } else { hist };
-        print!("{}", fit::cli_words(&hist.to_string()));
+        let text = if a.full {
+            format!("{hist:#}")
+        } else {
+            hist.to_string()
+        };
+        print!("{}", fit::cli_words(&text));
         return Ok(());
     }
     let h = match a.by {
@@ -75,10 +87,15 @@ pub(crate) fn run(a: ViewArgs) -> Result<()> {
         None => h,
     };
     if a.fit {
-        print!("{}", fitted(&h, a.all, fit::width()));
+        print!("{}", fitted(&h, a.all, a.full, fit::width()));
     } else {
         let h = if a.all { h.all() } else { h };
-        print!("{}", fit::cli_words(&h.to_string()));
+        let text = if a.full {
+            format!("{h:#}")
+        } else {
+            h.to_string()
+        };
+        print!("{}", fit::cli_words(&text));
     }
     Ok(())
 }
@@ -88,8 +105,9 @@ fn whole(percent: f64) -> String {
     format!("{}", (percent + 0.5).floor())
 }
 
-/// The same rows as guppy's partition table, as a table `width` wide.
-fn fitted(h: &Heap, all: bool, width: u16) -> String {
+/// The same rows as guppy's partition table, as a table `width` wide (with `full`, each
+/// row's full label).
+fn fitted(h: &Heap, all: bool, full: bool, width: u16) -> String {
     let rows: Vec<_> = h.rows().collect();
     let count: usize = rows.iter().map(|r| r.count()).sum();
     let size = rows.last().map_or(0, |r| r.cumulative());
@@ -136,7 +154,7 @@ fn fitted(h: &Heap, all: bool, width: u16) -> String {
             whole(r.size_percent()),
             r.cumulative().to_string(),
             whole(r.cumulative_percent()),
-            r.label().to_string(),
+            if full { r.full_label() } else { r.label() }.to_string(),
         ]);
     }
     out.push_str(&fit::render(&t));

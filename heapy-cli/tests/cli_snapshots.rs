@@ -480,3 +480,52 @@ fn a_closed_pipe_ends_the_command_quietly() {
         out.status
     );
 }
+
+struct Wrapper<T>(T);
+
+/// A generic function whose full name is long (its type argument nests three deep); returns
+/// the line of its allocation.
+#[inline(never)]
+fn hold_generic<T>() -> (Vec<T>, u32) {
+    (Vec::with_capacity(3), line!())
+}
+
+#[test]
+fn view_full_prints_whole_site_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mark = heapy::hpy().mark();
+    let (v, line) = hold_generic::<Wrapper<Wrapper<Wrapper<u64>>>>();
+    let h = mark.heap().bysite();
+    h.dump(d.join("snap.json")).unwrap();
+    let short = format!(
+        "tests/cli_snapshots.rs:{line} cli_snapshots::hold_generic::<cli_snapshots::Wrapper<…>>"
+    );
+    let full = format!(
+        "tests/cli_snapshots.rs:{line} cli_snapshots::hold_generic::<cli_snapshots::Wrapper<\
+         cli_snapshots::Wrapper<cli_snapshots::Wrapper<u64>>>>"
+    );
+    let o = heapy(d, &["view", "snap.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.ends_with(&format!(
+            "   0      1 100       24 100        24 100 {short}\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(text, h.to_string());
+    // --full: the same table with the whole name; the file written before keeps no full
+    // label, the loaded heap finds it again from the site's frame.
+    let o = heapy(d, &["view", "snap.json", "--full"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), text.replace(&short, &full));
+    assert_eq!(stdout(&o), format!("{h:#}"));
+    // --fit --full: the full label, wrapped to the width.
+    let o = heapy_with(d, &["view", "snap.json", "--fit", "--full"], Some("400"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&full), "{}", stdout(&o));
+    let o = heapy_with(d, &["view", "snap.json", "--fit"], Some("400"));
+    assert!(stdout(&o).contains(&short), "{}", stdout(&o));
+    drop(v);
+}

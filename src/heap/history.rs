@@ -318,7 +318,15 @@ fn partition(items: &[(u32, usize, usize)], meta: &Meta, by: By) -> Partition {
         })
         .collect();
     let weights: Vec<(usize, usize)> = items.iter().map(|&(_, c, s)| (c, s)).collect();
-    Partition::from_weights(keys, labels, &weights)
+    let mut p = Partition::from_weights(keys, labels, &weights);
+    if by == By::Site {
+        let ctxs = items
+            .iter()
+            .map(|&(ctx, _, _)| ctx)
+            .zip(p.keys.iter().copied());
+        super::partition::full_sites(&mut p.rows, ctxs, meta);
+    }
+    p
 }
 
 impl fmt::Display for History {
@@ -337,6 +345,7 @@ impl fmt::Display for History {
                 id_kinds: None,
                 note: None,
                 title: Some(&title),
+                full: f.alternate(),
             }
             .write(&mut out)?;
             Ok(out)

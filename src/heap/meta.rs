@@ -104,6 +104,15 @@ impl Meta {
             .unwrap_or(NO_STACK)
     }
 
+    /// The full call site label of context `ctx` (the alternate form of a table: the site
+    /// frame's function in full and its file as recorded), else its site label.
+    pub(crate) fn site_full(&self, ctx: u32) -> &str {
+        self.kinds
+            .get(&ctx)
+            .and_then(|k| k.site_full.as_deref().or(k.site.as_deref()))
+            .unwrap_or(NO_STACK)
+    }
+
     /// The label of thread index `t`.
     pub(crate) fn thread(&self, t: u16) -> &str {
         self.threads

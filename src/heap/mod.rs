@@ -502,6 +502,12 @@ impl Heap {
     /// generic arguments nested in other arguments as `<…>`; the traceback has the full
     /// name.
     ///
+    /// The table's alternate form, `format!("{:#}", h.bysite())` (`heapy view --full` on
+    /// the command line), prints the same rows with full labels: the function's whole name
+    /// and the file as the debug info records it (a dependency's absolute path), as `{:#}`
+    /// prints a [`Frame`](crate::Frame); [`HeapRow::full_label`](crate::HeapRow::full_label)
+    /// gives it as data.
+    ///
     /// ```
     /// #[global_allocator]
     /// static CENSUS: heapy::Census = heapy::Census::new();
@@ -510,12 +516,33 @@ impl Heap {
     ///     vec![0u64; 8]
     /// }
     ///
+    /// struct Envelope<T>(T);
+    ///
+    /// #[inline(never)]
+    /// fn wrap<T>() -> Vec<T> {
+    ///     Vec::with_capacity(4)
+    /// }
+    ///
     /// let mark = heapy::hpy().mark();
     /// let v = make();
     /// let text = mark.heap().bysite().to_string();
     /// assert!(text.contains("Site (file:line function)"));
     /// assert!(text.contains("::make\n"), "{text}");
-    /// # drop(v);
+    ///
+    /// // A long generic name: elided in the table, whole in its alternate form.
+    /// let mark = heapy::hpy().mark();
+    /// let w = wrap::<Envelope<Envelope<Envelope<Vec<u64>>>>>();
+    /// let sites = mark.heap().bysite();
+    /// let (short, full) = (sites.to_string(), format!("{sites:#}"));
+    /// assert!(short.ends_with("::wrap::<rust_out::Envelope<…>>\n"), "{short}");
+    /// assert!(
+    ///     full.ends_with(
+    ///         "::wrap::<rust_out::Envelope<rust_out::Envelope<rust_out::Envelope<\
+    ///          alloc::vec::Vec<u64>>>>>\n"
+    ///     ),
+    ///     "{full}"
+    /// );
+    /// # drop((v, w));
     /// ```
     #[doc(alias("by_site", "byprod", "by_line", "call_site"))]
     pub fn bysite(&self) -> Heap {
@@ -726,6 +753,7 @@ impl fmt::Display for Heap {
                 id_kinds: ids,
                 note: note.as_deref(),
                 title: None,
+                full: f.alternate(),
             }
             .write(&mut out)?;
             Ok(out)

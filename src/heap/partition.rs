@@ -8,6 +8,9 @@ use super::Obj;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Row {
     pub label: String,
+    /// The full label the table's alternate form prints, when it differs from `label`
+    /// (sites: see `full_sites`).
+    pub full: Option<String>,
     pub count: usize,
     pub size: usize,
     /// The class id in `Partition::keys`.
@@ -26,6 +29,10 @@ impl Partition {
     pub(crate) fn new(objs: &[Obj], meta: &Meta, by: By) -> Partition {
         let (keys, labels) = classify(objs, meta, by);
         let mut p = Partition::from_classes(objs, keys, labels, by == By::Id);
+        if by == By::Site {
+            let ctxs = objs.iter().map(|o| o.ctx).zip(p.keys.iter().copied());
+            full_sites(&mut p.rows, ctxs, meta);
+        }
         if let (Some(rate), false) = (meta.sample_rate, by == By::Id) {
             p.estimate(objs, rate);
         }
@@ -113,11 +120,44 @@ fn empty_rows(labels: Vec<String>) -> Vec<Row> {
         .enumerate()
         .map(|(k, label)| Row {
             label,
+            full: None,
             count: 0,
             size: 0,
             key: k as u32,
         })
         .collect()
+}
+
+/// Sets each site row's full label: the full labels (`Description::site_full`: the
+/// function's full name, the file as recorded) of the contexts in the row, `ctx_keys` giving
+/// each item's context and row key. A row holds one call site's label, but names that differ
+/// only in what the short label elides (two instances of a generic function at one line)
+/// share a row: its full label lists each, sorted, joined by ` | `.
+pub(crate) fn full_sites(
+    rows: &mut [Row],
+    ctx_keys: impl Iterator<Item = (u32, u32)>,
+    meta: &Meta,
+) {
+    let mut seen = std::collections::HashSet::new();
+    let mut fulls: std::collections::HashMap<u32, Vec<&str>> = std::collections::HashMap::new();
+    for (ctx, key) in ctx_keys {
+        if seen.insert(ctx) {
+            let full = meta.site_full(ctx);
+            let list = fulls.entry(key).or_default();
+            if !list.contains(&full) {
+                list.push(full);
+            }
+        }
+    }
+    for r in rows {
+        if let Some(mut list) = fulls.remove(&r.key) {
+            list.sort_unstable();
+            let full = list.join(" | ");
+            if full != r.label {
+                r.full = Some(full);
+            }
+        }
+    }
 }
 
 /// guppy's order: largest size first, then most objects, then by label.

@@ -46,6 +46,8 @@ pub(crate) struct Table<'a> {
     pub note: Option<&'a str>,
     /// The first line, when not guppy's "Partition of a set of ..." (history tables).
     pub title: Option<&'a str>,
+    /// Print each row's full label (the alternate form, `{:#}`).
+    pub full: bool,
 }
 
 impl Table<'_> {
@@ -92,6 +94,8 @@ impl Table<'_> {
             cum = cum.saturating_add(r.size);
             let label: std::borrow::Cow<str> = if self.by == By::Size {
                 format!("{:>9}", r.label).into()
+            } else if self.full {
+                r.full.as_deref().unwrap_or(&r.label).into()
             } else {
                 r.label.as_str().into()
             };

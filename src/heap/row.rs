@@ -21,6 +21,8 @@
 #[non_exhaustive]
 pub struct HeapRow<'h> {
     pub(crate) label: &'h str,
+    /// The label as the table's alternate form (`{:#}`) prints it.
+    pub(crate) full: &'h str,
     pub(crate) count: usize,
     pub(crate) size: usize,
     pub(crate) cumulative: usize,
@@ -39,6 +41,7 @@ pub(crate) fn rows_of(
         cumulative = cumulative.saturating_add(r.size);
         HeapRow {
             label: &r.label,
+            full: r.full.as_deref().unwrap_or(&r.label),
             count: r.count,
             size: r.size,
             cumulative,
@@ -70,6 +73,31 @@ impl<'h> HeapRow<'h> {
     /// ```
     pub fn label(&self) -> &'h str {
         self.label
+    }
+
+    /// The label as the table's alternate form (`format!("{:#}", h.bysite())`, `heapy view
+    /// --full`) prints it: for a call site, the function's full name (generic arguments the
+    /// short label elides as `<…>` included) and the file as the debug info records it (a
+    /// dependency's absolute path into cargo's registry), as `{:#}` prints a
+    /// [`Frame`](crate::Frame). A row whose objects come from several such names (instances
+    /// of one generic function at one line) lists them all, sorted, joined by ` | `. Other
+    /// views' labels are the same as [`label`](HeapRow::label).
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let v = vec![0u8; 8];
+    /// let h = mark.heap().bysite();
+    /// let row = h.rows().next().unwrap();
+    /// // A short name of the program's own prints the same either way.
+    /// assert_eq!(row.full_label(), row.label());
+    /// let k = mark.heap().filter(|o| o.size() == 8).bykind();
+    /// assert_eq!(k.rows().next().unwrap().full_label(), k.rows().next().unwrap().label());
+    /// # drop(v);
+    /// ```
+    pub fn full_label(&self) -> &'h str {
+        self.full
     }
 
     /// How many objects the row holds (an estimate for a byte-sampled heap, as printed).

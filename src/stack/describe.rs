@@ -155,7 +155,7 @@ fn resolve(ctx: u32) -> Arc<Description> {
     let skip = all
         .iter()
         .take(SHIM_SEARCH)
-        .rposition(|(_, f)| is_shim(f.function()))
+        .rposition(|(_, f)| f.is_shim())
         .map_or(0, |i| i + 1);
     let first_user = all[skip..]
         .iter()
@@ -213,7 +213,7 @@ const SHIM_SEARCH: usize = 24;
 
 /// True for the global allocator's shim functions (`__rust_alloc`, `__rg_alloc`, ...),
 /// which call the installed `Census`.
-fn is_shim(function: &str) -> bool {
+pub(super) fn is_shim(function: &str) -> bool {
     let f = function.trim_start_matches("__rustc::");
     ["__rg_", "__rdl_", "__rust_alloc", "__rust_realloc"]
         .iter()
@@ -257,5 +257,32 @@ mod tests {
         let bare = frame("serde_json::de::from_str", None);
         assert_eq!(site_frame(&[bare.clone(), own]), Some(&bare));
         assert_eq!(site_frame(&[]), None);
+    }
+
+    #[test]
+    fn a_loaded_description_finds_its_sites_full_label_in_its_frames() {
+        let long = "demo::load::<demo::store::Cache<demo::model::Row<demo::model::Cell>>, u64>";
+        let dep = frame("serde_json::de::from_str", Some(DE));
+        let own = Frame::new(long.into(), Some("src/main.rs".into()), Some(7));
+        let short = "src/main.rs:7 demo::load::<demo::store::Cache<…>, u64>";
+        assert_eq!(&*own.label(), short);
+        let frames: Arc<[Frame]> = vec![dep.clone(), own].into();
+        let d = Description::loaded("K", Some(short.into()), frames.clone());
+        assert_eq!(d.site.as_deref(), Some(short));
+        assert_eq!(
+            d.site_full.as_deref(),
+            Some(&*format!("src/main.rs:7 {long}"))
+        );
+        // A dependency's site: its file as recorded.
+        let d = Description::loaded("K", Some(dep.label().to_string()), vec![dep].into());
+        assert_eq!(
+            d.site_full.as_deref(),
+            Some(&*format!("{DE}:7 serde_json::de::from_str"))
+        );
+        // A label no frame gives (a file written under other rules) stands for both.
+        let d = Description::loaded("K", Some("old label".into()), frames);
+        assert_eq!(d.site_full.as_deref(), Some("old label"));
+        let d = Description::loaded("K", None, Arc::from([]));
+        assert_eq!((d.site, d.site_full), (None, None));
     }
 }

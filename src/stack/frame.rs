@@ -42,13 +42,23 @@ pub struct Frame(Arc<Inner>);
 /// pointer), with what snapshots ask of it again and again worked out once.
 struct Inner {
     data: Data,
-    /// Whether the frame is the program's (`infer::is_user_frame`) and the program's own
-    /// crates' (`infer::is_own_frame`), found on first use.
-    class: OnceLock<(bool, bool)>,
+    /// What the frame is, found on first use.
+    class: OnceLock<Class>,
     /// The frame as a table's label ([`Frame::label`]), made on first use.
     label: OnceLock<Arc<str>>,
     /// The frame as a table's full label ([`Frame::full_label`]), made on first use.
     full: OnceLock<Arc<str>>,
+}
+
+/// What a snapshot asks of every frame of every stack, worked out once per frame.
+#[derive(Clone, Copy)]
+struct Class {
+    /// The program's (`infer::is_user_frame`).
+    user: bool,
+    /// The program's own crates' (`infer::is_own_frame`).
+    own: bool,
+    /// The global allocator's shim (`describe::is_shim`).
+    shim: bool,
 }
 
 /// A frame's serde form (part of the snapshot file format).
@@ -80,24 +90,29 @@ impl Frame {
         }))
     }
 
-    fn class(&self) -> (bool, bool) {
-        *self.0.class.get_or_init(|| {
-            (
-                super::infer::is_user_frame(self),
-                super::infer::is_own_frame(self),
-            )
+    fn class(&self) -> Class {
+        *self.0.class.get_or_init(|| Class {
+            user: super::infer::is_user_frame(self),
+            own: super::infer::is_own_frame(self),
+            shim: super::describe::is_shim(self.function()),
         })
     }
 
     /// True for a frame of the program (see `infer::is_user_frame`); worked out once.
     pub(crate) fn is_user(&self) -> bool {
-        self.class().0
+        self.class().user
     }
 
     /// True for a frame of the program's own crates (see `infer::is_own_frame`); worked out
     /// once.
     pub(crate) fn is_own(&self) -> bool {
-        self.class().1
+        self.class().own
+    }
+
+    /// True for a frame of the global allocator's shim (see `describe::is_shim`); worked out
+    /// once.
+    pub(crate) fn is_shim(&self) -> bool {
+        self.class().shim
     }
 }
 

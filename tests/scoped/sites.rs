@@ -221,5 +221,20 @@ fn a_long_generic_name_is_elided_in_the_site_and_whole_in_the_traceback() {
         sites.rows().map(|r| r.label()).collect::<Vec<_>>(),
         [h.theone().unwrap().site()]
     );
+    // The table's alternate form (`heapy view --full`): the same row with the full name.
+    let short = format!(
+        "tests/scoped/sites.rs:{line} scoped::sites::hold_generic::<scoped::sites::Wrapper<…>>"
+    );
+    let long = format!("tests/scoped/sites.rs:{line} {full}");
+    let row = sites.rows().next().unwrap();
+    assert_eq!(
+        (row.label(), row.full_label()),
+        (short.as_str(), long.as_str())
+    );
+    let (text, alt) = (sites.to_string(), format!("{sites:#}"));
+    assert!(text.ends_with(&format!(" {short}\n")), "{text}");
+    assert_eq!(alt, text.replace(&short, &long));
+    // Views other than sites print the same either way.
+    assert_eq!(format!("{:#}", h.bykind()), h.bykind().to_string());
     drop(v);
 }
