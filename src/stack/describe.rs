@@ -1,7 +1,9 @@
 //! What a context says: its kind, call site and frames; for a stack context, resolved from
 //! its stack (symbols, kind inference).
 
+use core::hash::{BuildHasherDefault, Hasher};
 use core::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cache::caches;
@@ -81,14 +83,64 @@ pub(crate) fn tag(ctx: u32) -> u32 {
 /// It runs as a fork-safe section (`sys::fork`): the caches' shard locks and the
 /// `backtrace` crate's lock are never held across a `fork()`.
 pub(crate) fn describe(ctx: u32) -> Arc<Description> {
+    describe_in(ctx, &mut Memo::default())
+}
+
+/// [`describe`], with the frames of the addresses already looked up kept in `memo`.
+fn describe_in(ctx: u32, memo: &mut Memo) -> Arc<Description> {
     crate::sys::fork::section(|| {
         let descriptions = &caches().descriptions;
         if let Some(d) = descriptions.get(&ctx).map(|d| Arc::clone(&d)) {
             return d;
         }
-        let d = resolve(ctx);
+        let d = resolve(ctx, memo);
         Arc::clone(&descriptions.entry(ctx).or_insert(d))
     })
+}
+
+/// The frames of the return addresses one thread has looked up while describing a batch of
+/// stacks: a plain map of its own (no lock, no shared counter), so that the addresses every
+/// stack repeats (its outer frames, `main`'s) cost one lookup per thread, not one in the
+/// process's sharded cache per stack.
+#[derive(Default)]
+struct Memo(HashMap<usize, Arc<[Frame]>, BuildHasherDefault<AddrHasher>>);
+
+impl Memo {
+    /// Makes sure the frames of every address of `addrs` are at hand.
+    fn fill(&mut self, addrs: &[usize]) {
+        for &a in addrs {
+            self.0
+                .entry(a)
+                .or_insert_with(|| super::symbolize::frames(a));
+        }
+    }
+
+    /// The frames of `addr`, looked up by [`Memo::fill`] (none otherwise).
+    fn get(&self, addr: usize) -> &[Frame] {
+        self.0.get(&addr).map_or(&[], |f| f)
+    }
+}
+
+/// Hashes a return address by one multiply (a table of this thread's own addresses needs
+/// no defence against chosen keys).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 ^= self.0 >> 29;
+    }
 }
 
 /// Undescribed stack contexts from which describing them on helper threads pays (each takes
@@ -102,9 +154,10 @@ const MAX_EXTRA: usize = 3;
 /// Describes (and caches) the stack contexts of `ctxs` not described yet, on several threads
 /// when there are many, so that a snapshot's own lookups then find them. `parallel(extra, f)`
 /// must run `f` on the calling thread and at once on up to `extra` more (the census runs
-/// them as heapy's own work); each run takes contexts until none is left. Symbol lookups
-/// are serialized by the `backtrace` crate's global lock; demangling, kind inference and
-/// labels overlap.
+/// them as heapy's own work); each run takes contexts until none is left, keeping the
+/// frames of the addresses it has looked up (a stack's outer addresses are every stack's).
+/// Symbol lookups are serialized by the `backtrace` crate's global lock; demangling, kind
+/// inference and labels overlap.
 pub(crate) fn describe_all(ctxs: &[u32], parallel: impl FnOnce(usize, &(dyn Fn() + Sync))) {
     // A fork-safe section for the lookups only: the helpers below open their own (a
     // section never waits for threads that would wait to open one).
@@ -115,37 +168,45 @@ pub(crate) fn describe_all(ctxs: &[u32], parallel: impl FnOnce(usize, &(dyn Fn()
             .filter(|&c| c > super::BASE && !cached.contains_key(&c))
             .collect()
     });
-    if todo.len() < PARALLEL_MIN {
-        return;
-    }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let extra = (cpus - 1).min(MAX_EXTRA).min(todo.len() / PARALLEL_MIN);
-    if extra == 0 {
+    if todo.is_empty() {
         return;
     }
     let next = AtomicUsize::new(0);
-    parallel(extra, &|| loop {
-        // Relaxed: it only hands out distinct chunks; the results go through the cache.
-        let i = next.fetch_add(CHUNK, Ordering::Relaxed);
-        match todo.get(i..todo.len().min(i + CHUNK)) {
-            Some(chunk) if !chunk.is_empty() => chunk.iter().for_each(|&c| drop(describe(c))),
-            _ => break,
+    let work = || {
+        let mut memo = Memo::default();
+        loop {
+            // Relaxed: it only hands out distinct chunks; the results go through the cache.
+            let i = next.fetch_add(CHUNK, Ordering::Relaxed);
+            match todo.get(i..todo.len().min(i + CHUNK)) {
+                Some(chunk) if !chunk.is_empty() => {
+                    chunk.iter().for_each(|&c| drop(describe_in(c, &mut memo)))
+                }
+                _ => break,
+            }
         }
-    });
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let extra = (cpus - 1).min(MAX_EXTRA).min(todo.len() / PARALLEL_MIN);
+    if extra == 0 {
+        work();
+    } else {
+        parallel(extra, &work);
+    }
 }
 
-fn resolve(ctx: u32) -> Arc<Description> {
+fn resolve(ctx: u32, memo: &mut Memo) -> Arc<Description> {
     let Some((addrs, _tag)) = super::stack_frames(ctx) else {
         return Arc::new(Description::named("<stack table full>"));
     };
     // Each address's frames are resolved once for the process (and the frames' classes and
     // labels worked out once per frame): a stack only gathers shared frames.
-    let symbols: Vec<Arc<[Frame]>> = addrs.iter().map(|&a| super::symbolize::frames(a)).collect();
+    memo.fill(&addrs);
+    let memo = &*memo;
     // Every frame with the index of its address, innermost first.
-    let all: Vec<(usize, &Frame)> = symbols
+    let all: Vec<(usize, &Frame)> = addrs
         .iter()
         .enumerate()
-        .flat_map(|(i, fs)| fs.iter().map(move |f| (i, f)))
+        .flat_map(|(i, &a)| memo.get(a).iter().map(move |f| (i, f)))
         .collect();
     // The innermost frames are heapy's own code, inlined into the allocator shim (and the
     // shim may be inlined into its caller). With full debug info they name heapy's crate and
