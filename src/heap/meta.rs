@@ -35,6 +35,7 @@ fn describe(ctx: u32) -> Arc<Description> {
         0 => d,
         tag => Arc::new(Description {
             kind: census::tag_name(tag).into(),
+            merged_call: false,
             ..Description::clone(&d)
         }),
     }

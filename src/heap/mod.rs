@@ -752,10 +752,40 @@ impl fmt::Display for Heap {
                 full: f.alternate(),
             }
             .write(&mut out)?;
+            if self.by == By::Kind {
+                merged_note(&self.objs, &self.meta, &mut out)?;
+            }
             Ok(out)
         })?;
         f.write_str(&text)
     }
+}
+
+/// Under a table by kind: how many objects are named after the function that allocated them
+/// because the optimiser merged their allocation calls (see `Description::merged_call`),
+/// and what keeps their types.
+fn merged_note(objs: &[Obj], meta: &Meta, out: &mut String) -> fmt::Result {
+    use fmt::Write;
+    if !meta.kinds.values().any(|d| d.merged_call) {
+        return Ok(());
+    }
+    let merged = |ctx: u32| meta.kinds.get(&ctx).is_some_and(|d| d.merged_call);
+    let (mut n, mut bytes) = (0usize, 0usize);
+    for o in objs.iter().filter(|o| merged(o.ctx)) {
+        n += 1;
+        bytes += o.size;
+    }
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        writeln!(
+            out,
+            "<{n} object{s} ({bytes} bytes) named after the function that allocated them: the \
+             optimiser merged their allocation calls and the debug info lost the type. Build \
+             with RUSTFLAGS=\"-C llvm-args=-pick-merged-source-locations\" (LLVM 21+) to keep \
+             it (heapy's README: Release builds).>"
+        )?;
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Heap {

@@ -22,6 +22,7 @@ pub(crate) fn sample_heap() -> Heap {
             site: Some("src/main.rs:20 demo::load".into()),
             site_full: Some("src/main.rs:20 demo::load".into()),
             frames: vec![frame("demo::load", 20), frame("demo::main", 5)].into(),
+            merged_call: false,
         }),
     );
     kinds.insert(
@@ -31,6 +32,7 @@ pub(crate) fn sample_heap() -> Heap {
             site: Some("src/main.rs:31 demo::cache".into()),
             site_full: Some("src/main.rs:31 demo::cache".into()),
             frames: vec![frame("demo::cache", 31), frame("demo::main", 6)].into(),
+            merged_call: false,
         }),
     );
     kinds.insert(2, Arc::new(Description::named("[u8; 4]")));
@@ -68,4 +70,55 @@ pub(crate) static BIGNESS: super::Outside = super::Outside {
 pub(crate) fn by_bigness(h: &Heap) -> Heap {
     let keys = h.objs().iter().map(|o| u32::from(o.size < 64)).collect();
     h.classified(&BIGNESS, keys, vec!["big".into(), "small".into()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table by kind says how many objects were named after their function because their
+    /// allocation call was merged (a first user frame with a file and no line); other
+    /// tables, and heaps without such objects, say nothing.
+    #[test]
+    fn a_table_by_kind_tells_of_merged_allocation_calls() {
+        // No merged call: no note.
+        let plain = sample_heap();
+        assert!(!plain.to_string().contains("merged"));
+        let function = "<serde_json::de::MapKey<R> as serde::Deserializer>::deserialize_any";
+        let merged_frame = Frame::new(
+            function.into(),
+            Some("library/core/src/intrinsics/mod.rs".into()),
+            None,
+        );
+        let mut meta = (*plain.meta).clone();
+        meta.kinds.insert(
+            (1 << 23) + 2,
+            Arc::new(Description {
+                kind: function.into(),
+                site: Some("src/main.rs:9 demo::parse".into()),
+                site_full: Some("src/main.rs:9 demo::parse".into()),
+                frames: vec![merged_frame, frame("demo::parse", 9)].into(),
+                merged_call: true,
+            }),
+        );
+        let mut objs = plain.objs().to_vec();
+        for (serial, size) in [(6, 5), (7, 3), (8, 7)] {
+            objs.push(Obj {
+                addr: 0x1000 + serial as usize * 64,
+                size,
+                serial,
+                thread: 1,
+                ctx: (1 << 23) + 2,
+            });
+        }
+        let h = Heap::from_parts(objs, Arc::new(meta));
+        let text = h.to_string();
+        let note = text.lines().last().unwrap();
+        assert!(
+            note.starts_with("<3 objects (15 bytes) named after the function that allocated"),
+            "{text}"
+        );
+        assert!(note.contains("-pick-merged-source-locations"), "{text}");
+        assert!(!h.bysite().to_string().contains("merged"));
+    }
 }

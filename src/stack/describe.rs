@@ -32,6 +32,12 @@ pub(crate) struct Description {
     /// without a stack); shared, so that a tagged stack's description reuses its stack's
     /// frames, and each frame shared by every stack it appears in.
     pub frames: Arc<[Frame]>,
+    /// True when the kind is a function because the optimiser merged the allocation call
+    /// from several inlined paths: its debug info then gives the call line 0 and no inlined
+    /// frames, so no std frame says what was allocated (LLVM's
+    /// `-pick-merged-source-locations` keeps one location instead: README, "Release
+    /// builds"). Not in snapshot files (a loaded description says false).
+    pub merged_call: bool,
 }
 
 impl Description {
@@ -65,6 +71,7 @@ impl Description {
             site,
             site_full,
             frames,
+            merged_call: false,
         }
     }
 }
@@ -253,12 +260,23 @@ fn resolve(ctx: u32, memo: &mut Memo) -> Arc<Description> {
             Arc::clone(&kinds.entry(key.into()).or_insert(kind))
         }
     };
+    // A kind that fell back to a function, where a frame between heapy's and the first
+    // user frame (or that frame) has a file and no line: the allocation call's merged
+    // location (std and dependency frames otherwise carry their lines).
+    let fell_back = frames.first().is_some_and(|f| *kind == *f.function());
+    let merged_call = fell_back
+        && all[skip..first_user.map_or(all.len(), |i| i + 1)]
+            .iter()
+            .any(|(_, f)| {
+                f.line().is_none() && f.file().is_some() && !f.function().starts_with("heapy::")
+            });
     let site = site_frame(&frames);
     Arc::new(Description {
         kind,
         site: site.map(Frame::label),
         site_full: site.map(Frame::full_label),
         frames,
+        merged_call,
     })
 }
 
