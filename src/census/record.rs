@@ -272,7 +272,14 @@ pub(crate) fn current_thread_in_guard() -> u16 {
 
 /// Records a new block `addr` of `size` bytes made by a census capturing `stacks`; returns
 /// the trailer mark for it.
-#[inline(always)]
+///
+/// Not `#[inline]`, and neither is [`on_free`]: `Census<A>`'s `GlobalAlloc` methods are
+/// generic, so they and everything inlined into them are compiled in the program's crate,
+/// with the program's optimisation level. Out of line, the census's hot path is compiled
+/// here, with heapy's: a dev build with `[profile.dev.package.heapy] opt-level = 3` then
+/// runs it optimised (inlined, it ran at opt-level 0 whatever heapy's profile said: parse
+/// of 40k JSON records, stacks on, 2.4 s against 1.2 s with stacks off). In a release build
+/// it costs one call.
 pub(crate) fn on_alloc(addr: usize, size: usize, stacks: Stacks, history: bool) -> u32 {
     let stacks = crate::stack::effective(stacks);
     let sampling = crate::stack::sample_bytes(stacks);
@@ -511,8 +518,8 @@ fn on_alloc_shared(addr: usize, size: usize, ctx: u32, keep_history: bool) -> u3
     }
 }
 
-/// Records that the block whose trailer holds `mark`, of `size` bytes, is freed.
-#[inline(always)]
+/// Records that the block whose trailer holds `mark`, of `size` bytes, is freed. Out of
+/// line, as [`on_alloc`].
 pub(crate) fn on_free(mark: u32, size: usize, stacks: Stacks, history: bool) {
     let history = history && keep_history(stacks);
     if mark == INTERNAL {

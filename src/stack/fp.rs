@@ -42,89 +42,95 @@ pub(crate) fn walk(out: &mut [MaybeUninit<usize>]) -> usize {
     walk_from(sys::frame_pointer(), lo.max(sp), hi, out)
 }
 
-/// What [`walk_against`] found: `n` frames, of which `n - shared` .. `n` (the outermost
-/// `shared`) are, address for address and return address for return address, the previous
-/// walk's frames `prev_at` .. `prev_at + shared`, which were that walk's outermost.
+/// What [`walk_against`] found: `n` frames, of which the outermost `shared` are, address
+/// for address and return address for return address, the previous walk's outermost
+/// `shared`: `out[n - 1 - i] == prev[i]` for `i < shared`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Walked {
     pub n: usize,
     pub shared: usize,
-    pub prev_at: usize,
 }
 
 /// The frame-pointer walk of the calling thread (as [`walk`]) into `out` (each frame's
 /// address and return address), innermost first, compared on the way with a previous walk
-/// of the same thread (`prev`, the same pairs, innermost first): the outermost
-/// frames that both walks share, each at the same address with the same return address, in
-/// an unbroken run up to the last frame of both. The comparison rides along the chain of
-/// dependent loads that the walk is, so it costs almost nothing more.
+/// of the same thread (`prev`, the same pairs, *outermost* first): the outermost frames that
+/// both walks share, each at the same address with the same return address, in an unbroken
+/// run up to the last frame of both. The comparison rides along the chain of dependent loads
+/// that the walk is, so it costs almost nothing more.
 #[inline(never)]
 pub(crate) fn walk_against(prev: &[[usize; 2]], out: &mut [[usize; 2]]) -> Walked {
     let (lo, hi) = bounds();
-    let lo = lo.max(sys::stack_pointer());
-    let mut fp = sys::frame_pointer();
-    let none = Walked {
-        n: 0,
-        shared: 0,
-        prev_at: 0,
+    let lo = if lo > sys::stack_pointer() {
+        lo
+    } else {
+        sys::stack_pointer()
     };
-    let Some(top) = hi.checked_sub(2 * WORD) else {
-        return none;
-    };
-    if fp < lo || fp > top || !fp.is_multiple_of(WORD) {
+    walk_against_from(sys::frame_pointer(), lo, hi, prev, out)
+}
+
+/// [`walk_against`] from frame pointer `fp`, trusting nothing outside `[lo, hi)`, which must
+/// be readable memory (as for [`walk_from`]).
+///
+/// Written for a dev build too, where heapy may run at opt-level 0: plain indexing (checked
+/// inline, no call), integer tests instead of helper methods, one asm read per frame.
+#[inline(always)]
+pub(crate) fn walk_against_from(
+    mut fp: usize,
+    lo: usize,
+    hi: usize,
+    prev: &[[usize; 2]],
+    out: &mut [[usize; 2]],
+) -> Walked {
+    let none = Walked { n: 0, shared: 0 };
+    // The highest frame address whose two words lie below `hi`.
+    if hi < 2 * WORD {
         return none;
     }
-    let (m, len) = (prev.len(), out.len());
-    let (mut n, mut j) = (0, 0);
-    // The current run of shared frames: where it began here and in the previous walk, and
-    // the previous walk's index of its last frame.
-    let (mut run, mut run_j, mut last_j) = (usize::MAX, 0, usize::MAX);
+    let top = hi - 2 * WORD;
+    if fp < lo || fp > top || fp & (WORD - 1) != 0 {
+        return none;
+    }
+    let len = out.len();
+    let mut n = 0;
+    // `prev[j - 1]`: the previous walk's innermost frame not yet passed (its frames are
+    // outermost first, so their addresses fall as the index rises; this walk's rise).
+    let mut j = prev.len();
+    // The run of shared frames ending at the current frame: its length, and the previous
+    // walk's index of its last frame.
+    let (mut run, mut last) = (0, 0);
     while n < len {
-        // SAFETY: `lo <= fp <= top` and aligned, so both words lie inside `[lo, hi)`: this
-        // thread's stack from the current stack pointer up. Volatile: the compiler may
-        // assume nothing about stack memory that other frames own.
-        let (next, ret) = unsafe {
-            (
-                core::ptr::read_volatile(fp as *const usize),
-                core::ptr::read_volatile((fp + WORD) as *const usize),
-            )
-        };
+        // SAFETY: `lo <= fp <= top` and aligned, so both words lie inside `[lo, hi)`, which
+        // the caller promises readable.
+        let (next, ret) = unsafe { sys::read_frame(fp) };
         if ret == 0 {
             break;
         }
         out[n] = [fp, ret];
-        // The previous walk's first frame at or above this one (both walks rise).
-        while j < m && prev[j][0] < fp {
-            j += 1;
+        while j > 0 && prev[j - 1][0] < fp {
+            j -= 1;
         }
-        if j < m && prev[j] == [fp, ret] {
-            if run == usize::MAX || last_j.wrapping_add(1) != j {
-                (run, run_j) = (n, j);
+        if j > 0 && prev[j - 1][0] == fp && prev[j - 1][1] == ret {
+            if run > 0 && last == j {
+                run += 1;
+            } else {
+                run = 1;
             }
-            last_j = j;
+            last = j - 1;
         } else {
-            run = usize::MAX;
+            run = 0;
         }
         n += 1;
         // Frames grow towards lower addresses: a caller's frame is strictly above (so also
         // above `lo`).
-        if next <= fp || next > top || !next.is_multiple_of(WORD) {
+        if next <= fp || next > top || next & (WORD - 1) != 0 {
             break;
         }
         fp = next;
     }
-    if run != usize::MAX && last_j.wrapping_add(1) == m {
-        Walked {
-            n,
-            shared: n - run,
-            prev_at: run_j,
-        }
-    } else {
-        Walked {
-            n,
-            shared: 0,
-            prev_at: m,
-        }
+    // Shared only if the run reaches the previous walk's outermost frame.
+    Walked {
+        n,
+        shared: if run > 0 && last == 0 { run } else { 0 },
     }
 }
 
@@ -255,6 +261,68 @@ mod tests {
         // A zero return address ends it.
         buf[1] = 0;
         assert_eq!(walk_from(base, lo, hi, &mut out), 0);
+        core::hint::black_box(&mut buf);
+    }
+
+    #[test]
+    fn the_walk_against_a_previous_one_finds_the_shared_outer_frames() {
+        // A fake stack of four frames at words 0, 4, 8, 12 (innermost first).
+        let mut buf = [0usize; 20];
+        let base = buf.as_ptr() as usize;
+        let w = core::mem::size_of::<usize>();
+        let fp = |k: usize| base + 4 * k * w;
+        for k in 0..4 {
+            buf[4 * k] = if k < 3 { fp(k + 1) } else { 0 };
+            buf[4 * k + 1] = 0x1000 + k;
+        }
+        let (lo, hi) = (base, base + 20 * w);
+        let mut out = [[0usize; 2]; 8];
+        let frames: Vec<[usize; 2]> = (0..4).map(|k| [fp(k), 0x1000 + k]).collect();
+        let outer_first = |f: &[[usize; 2]]| f.iter().rev().copied().collect::<Vec<_>>();
+        // No previous walk.
+        let got = walk_against_from(fp(0), lo, hi, &[], &mut out);
+        assert_eq!(got, Walked { n: 4, shared: 0 });
+        assert_eq!(out[..4], frames[..]);
+        // The same walk: all four shared.
+        let same = outer_first(&frames);
+        assert_eq!(walk_against_from(fp(0), lo, hi, &same, &mut out).shared, 4);
+        // A previous walk one frame deeper (another innermost frame below) or shallower.
+        let mut deeper = same.clone();
+        deeper.push([base - 4 * w, 0x999]);
+        assert_eq!(
+            walk_against_from(fp(0), lo, hi, &deeper, &mut out).shared,
+            4
+        );
+        assert_eq!(
+            walk_against_from(fp(1), lo, hi, &same, &mut out),
+            Walked { n: 3, shared: 3 }
+        );
+        // An inner return address differs: the three outer frames are shared.
+        let mut inner = same.clone();
+        inner[3][1] = 0x777;
+        assert_eq!(walk_against_from(fp(0), lo, hi, &inner, &mut out).shared, 3);
+        // A middle frame differs: only the frames above it are shared.
+        let mut middle = same.clone();
+        middle[1][1] = 0x777;
+        assert_eq!(
+            walk_against_from(fp(0), lo, hi, &middle, &mut out).shared,
+            1
+        );
+        // The outermost frame differs: nothing is shared, though the rest matches.
+        let mut outer = same.clone();
+        outer[0][1] = 0x777;
+        assert_eq!(walk_against_from(fp(0), lo, hi, &outer, &mut out).shared, 0);
+        // A previous walk with an extra frame in the middle (at an address this walk skips)
+        // breaks the run: frames above it are shared, not those below.
+        let mut gap = same.clone();
+        gap.insert(2, [fp(1) + 2 * w, 0x555]);
+        assert_eq!(walk_against_from(fp(0), lo, hi, &gap, &mut out).shared, 2);
+        // A walk cut short by `out`'s length compares what it found.
+        let mut short = [[0usize; 2]; 2];
+        let got = walk_against_from(fp(0), lo, hi, &same, &mut short);
+        assert_eq!(got, Walked { n: 2, shared: 0 });
+        let two = outer_first(&frames[..2]);
+        assert_eq!(walk_against_from(fp(0), lo, hi, &two, &mut short).shared, 2);
         core::hint::black_box(&mut buf);
     }
 

@@ -5,18 +5,19 @@
 //! recursion allocates again and again below the same hundreds of outer frames. The frame
 //! walk itself is a chain of loads that cannot be skipped (see below), but hashing and
 //! looking up each of those frames in the tree can: the thread keeps its last walk (each
-//! frame's address and return address, innermost first) and `nodes[k]`, the tree node of the
+//! frame's address and return address, outermost first) and `nodes[k]`, the tree node of the
 //! path from the outermost frame down to frame `k`. The new walk compares itself with it as
 //! it goes (`fp::walk_against`): the outer frames found at the same addresses with the same
 //! return addresses, in an unbroken run up to the outermost frame of both walks, take their
-//! nodes from the previous walk; only the frames below them are interned.
+//! nodes from the previous walk; only the frames below them are interned. The previous walk
+//! is kept outermost first, so that its shared frames never move when the depth changes.
 //!
 //! Why it cannot give a wrong stack: the comparison is made against the complete new walk,
 //! return address by return address, so the path reused is exactly the new stack's outer
 //! frames, and a node names the same path for ever (nodes are never removed or rewritten;
-//! `nodes[k]` was obtained for exactly the frames `k..len` of that walk). Frame addresses only
-//! add a condition (so that the comparison can run inside the walk); they decide nothing by
-//! themselves. Whatever the block held before (it may come from a thread that exited), the
+//! `nodes[k]` was obtained for exactly the frames `0..=k` of that walk, outermost first).
+//! Frame addresses only add a condition (so that the comparison can run inside the walk);
+//! they decide nothing by themselves. Whatever the block held before (it may come from a thread that exited), the
 //! result is the node a full intern would find, except that two threads racing on a
 //! brand-new path may get two nodes for it (see `intern`), each naming the same frames.
 //!
@@ -44,26 +45,28 @@ use crate::sys;
 /// Frames captured per stack at most (innermost first; deeper stacks keep their innermost).
 pub(crate) const MAX_FRAMES: usize = 2048;
 
-/// One thread's previous walk and its scratch space. Arrays are innermost first; a walk
-/// touches only the pages its depth needs.
+/// One thread's previous walk and its scratch space. `prev` and `nodes` are outermost first,
+/// `cur` innermost first (as the walk finds frames); a walk touches only the pages its depth
+/// needs.
 #[repr(C)]
 struct Recent {
     /// The next block on the free list, while on it.
     next: AtomicUsize,
-    /// Frames of the previous walk (`fps`, `rets`, `nodes` below `len` are valid).
+    /// Frames of the previous walk (`prev` and `nodes` below `len` are valid).
     len: usize,
     /// The context node handed out for the previous walk with tag `ctx_tag`, if `ctx` != 0.
     ctx: u32,
     ctx_tag: u32,
-    /// (frame address, return address) of each frame of the previous walk.
+    /// (frame address, return address) of each frame of the previous walk, outermost first.
     prev: [[usize; 2]; MAX_FRAMES],
-    /// Keeps `cur[k]` and `prev[k]` apart modulo 4 KiB: the walk stores the one and loads
-    /// the other at once, and equal low address bits would make the processor wait for the
-    /// store (4K aliasing; measured: the deep walk took 1.5x as long).
+    /// Keeps `cur` and `prev` apart modulo 4 KiB: the walk stores into the one and loads
+    /// from the other at once, and equal low address bits would make the processor wait for
+    /// the store (4K aliasing; measured, when both were innermost first: the deep walk took
+    /// 1.5x as long).
     _apart: [u8; 1088],
     /// The current walk.
     cur: [[usize; 2]; MAX_FRAMES],
-    /// `nodes[k]`: the tree node of the path from the outermost frame down to frame `k`.
+    /// `nodes[k]`: the tree node of the path from the outermost frame down to `prev[k]`.
     nodes: [u32; MAX_FRAMES],
 }
 
@@ -223,6 +226,10 @@ impl Recent {
     /// The context node of a frame-pointer walk made now with `tag`, reusing the previous
     /// walk's nodes for the outer frames both share when `reuse`; `None` when the walk found
     /// no frame, `Some(0)` when the tree had no room (counted).
+    ///
+    /// The previous walk is kept outermost first, so the shared outer frames stay where they
+    /// are whatever the new depth: only the new inner frames are written and interned. Plain
+    /// loops and indexing, for a dev build that runs heapy at opt-level 0.
     #[inline(always)]
     fn intern_fp(&mut self, limit: usize, tag: u32, reuse: bool) -> Option<u32> {
         let m = if reuse { self.len } else { 0 };
@@ -231,24 +238,24 @@ impl Recent {
         if n == 0 {
             return None;
         }
-        if w.shared == n && m == n && self.ctx != 0 && self.ctx_tag == tag {
+        let shared = w.shared;
+        if shared == n && m == n && self.ctx != 0 && self.ctx_tag == tag {
             // The very same frames as last time, at the same addresses.
             return Some(self.ctx);
         }
-        // The shared outer frames into place (they move when the depth changed), then the
-        // new inner frames.
-        let s = n - w.shared;
-        if w.shared > 0 && w.prev_at != s {
-            let from = w.prev_at..w.prev_at + w.shared;
-            self.prev.copy_within(from.clone(), s);
-            self.nodes.copy_within(from, s);
-        }
-        self.prev[..s].copy_from_slice(&self.cur[..s]);
-        let mut node = if w.shared > 0 { self.nodes[s] } else { 0 };
-        for k in (0..s).rev() {
-            match TREE.child(node, self.prev[k][1], 0) {
+        // Frames `shared..n` (outermost first) are new: the walk's `n - 1 - shared` down to 0.
+        let mut node = if shared > 0 {
+            self.nodes[shared - 1]
+        } else {
+            0
+        };
+        let mut i = shared;
+        while i < n {
+            let f = self.cur[n - 1 - i];
+            self.prev[i] = f;
+            match TREE.child(node, f[1], 0) {
                 Some(c) => {
-                    self.nodes[k] = c;
+                    self.nodes[i] = c;
                     node = c;
                 }
                 None => {
@@ -258,10 +265,12 @@ impl Recent {
                     return Some(0);
                 }
             }
+            i += 1;
         }
         self.len = n;
         let ctx = TREE.finish(node, tag);
-        (self.ctx, self.ctx_tag) = (ctx, tag);
+        self.ctx = ctx;
+        self.ctx_tag = tag;
         Some(ctx)
     }
 }

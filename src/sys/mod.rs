@@ -43,7 +43,8 @@ pub(crate) use memread::{check_readable, read_words, ReadDenied};
 pub(crate) use memread::{Failure as ReadFailure, READS_LEFT};
 pub(crate) use pages::{map_zeroed, unmap};
 pub(crate) use regs::{
-    frame_pointer, spill_registers, stack_pointer, thread_alive, thread_pointer, FP_SLOT, REGS,
+    frame_pointer, read_frame, spill_registers, stack_pointer, thread_alive, thread_pointer,
+    FP_SLOT, REGS,
 };
 pub(crate) use rss::rss_bytes;
 pub(crate) use segments::{loaded as loaded_segments, Segment};
