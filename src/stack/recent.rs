@@ -17,7 +17,8 @@
 //! frames, and a node names the same path for ever (nodes are never removed or rewritten;
 //! `nodes[k]` was obtained for exactly the frames `0..=k` of that walk, outermost first).
 //! Frame addresses only add a condition (so that the comparison can run inside the walk);
-//! they decide nothing by themselves. Whatever the block held before (it may come from a thread that exited), the
+//! they decide nothing by themselves. A memo entry is what the tree returned for exactly
+//! that parent node and return address, and so stays the right child for ever. Whatever the block held before (it may come from a thread that exited), the
 //! result is the node a full intern would find, except that two threads racing on a
 //! brand-new path may get two nodes for it (see `intern`), each naming the same frames.
 //!
@@ -28,8 +29,11 @@
 //! identical, at the same address, while `a`'s return address differs. Only a complete walk
 //! tells.
 //!
-//! Blocks are mapped from the kernel (73 KiB of address space, of which a walk of depth `d`
-//! touches about `36 * d` bytes), taken by a thread at its first stack capture
+//! Below the shared frames, a new frame's node comes from a small per-thread memo of recent
+//! tree lookups when it is there (the same few hundred call paths recur), else from the tree.
+//!
+//! Blocks are mapped from the kernel (89 KiB of address space, of which a walk of depth `d`
+//! touches about `36 * d` bytes, plus the 16 KiB memo), taken by a thread at its first stack capture
 //! and given back to a lock-free free list when its census state is torn down, so their
 //! number follows the threads alive, not the threads that ever ran.
 
@@ -68,6 +72,30 @@ struct Recent {
     cur: [[usize; 2]; MAX_FRAMES],
     /// `nodes[k]`: the tree node of the path from the outermost frame down to `prev[k]`.
     nodes: [u32; MAX_FRAMES],
+    /// Tree lookups this thread made lately: (parent, return address) -> child node, direct
+    /// mapped by [`memo_slot`]. Nodes are never removed or rewritten, so an entry stays true
+    /// for ever, whichever thread made it; an empty entry (return address 0) matches no frame
+    /// (a walk stops at a zero return address).
+    memo: [Memo; MEMO],
+}
+
+/// One remembered tree lookup.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Memo {
+    ret: usize,
+    parent: u32,
+    node: u32,
+}
+
+/// Entries of a thread's lookup memo (16 KiB).
+const MEMO: usize = 1024;
+
+/// The memo entry for the child `ret` of `parent` (Fibonacci hashing of both).
+#[inline(always)]
+fn memo_slot(parent: u32, ret: usize) -> usize {
+    let h = (ret as u64 ^ (u64::from(parent) << 20)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> (64 - MEMO.trailing_zeros())) as usize
 }
 
 const BYTES: usize = core::mem::size_of::<Recent>();
@@ -253,18 +281,30 @@ impl Recent {
         while i < n {
             let f = self.cur[n - 1 - i];
             self.prev[i] = f;
-            match TREE.child(node, f[1], 0) {
-                Some(c) => {
-                    self.nodes[i] = c;
-                    node = c;
-                }
-                None => {
-                    self.len = 0;
-                    self.ctx = 0;
-                    TREE.drop_one();
-                    return Some(0);
+            let ret = f[1];
+            let slot = memo_slot(node, ret);
+            let e = self.memo[slot];
+            if e.ret == ret && e.parent == node {
+                node = e.node;
+            } else {
+                match TREE.child(node, ret, 0) {
+                    Some(c) => {
+                        self.memo[slot] = Memo {
+                            ret,
+                            parent: node,
+                            node: c,
+                        };
+                        node = c;
+                    }
+                    None => {
+                        self.len = 0;
+                        self.ctx = 0;
+                        TREE.drop_one();
+                        return Some(0);
+                    }
                 }
             }
+            self.nodes[i] = node;
             i += 1;
         }
         self.len = n;
