@@ -330,9 +330,13 @@ pub(crate) fn clear_full(slot: u32) -> (u16, u32, u64) {
 }
 
 /// Reads one record consistently, or `None` if the slot is free.
-#[inline]
+#[inline(always)]
 fn read(rec: &Record) -> Option<Obj> {
-    for _ in 0..4 {
+    // A counted `while`, not a range: a snapshot reads every record, and a dev build may run
+    // heapy at opt-level 0, where iterator adaptors are calls.
+    let mut tries = 0;
+    while tries < 4 {
+        tries += 1;
         // Acquire pairs with `fill`'s Release store of the serial.
         let s1 = rec.serial.load(Ordering::Acquire);
         if s1 == 0 {
@@ -379,10 +383,13 @@ pub(crate) fn for_each_live_slot(mut f: impl FnMut(u32, Obj)) {
         let n = (end - (c * CHUNK_LEN) as u64).min(CHUNK_LEN as u64) as usize;
         // SAFETY: a published chunk is CHUNK_LEN records that are never unmapped.
         let records = unsafe { core::slice::from_raw_parts(p, n) };
-        for (k, rec) in records.iter().enumerate() {
-            if let Some(r) = read(rec) {
+        // Indexing, not `iter().enumerate()` (see `read`).
+        let mut k = 0;
+        while k < n {
+            if let Some(r) = read(&records[k]) {
                 f((c * CHUNK_LEN + k) as u32, r);
             }
+            k += 1;
         }
     }
 }
