@@ -18,9 +18,10 @@
 //! `nodes[k]` was obtained for exactly the frames `0..=k` of that walk, outermost first).
 //! Frame addresses only add a condition (so that the comparison can run inside the walk);
 //! they decide nothing by themselves. A memo entry is what the tree returned for exactly
-//! that parent node and return address, and so stays the right child for ever. Whatever the block held before (it may come from a thread that exited), the
-//! result is the node a full intern would find, except that two threads racing on a
-//! brand-new path may get two nodes for it (see `intern`), each naming the same frames.
+//! that parent node and return address, and so stays the right child for ever. Whatever the
+//! block held before (it may come from a thread that exited), the result is the node a full
+//! intern would find, except that two threads racing on a brand-new path may get two nodes
+//! for it (see `intern`), each naming the same frames.
 //!
 //! Why the walk is not cut short where the chain meets a frame seen last time: a frame
 //! record at the same address with the same saved frame pointer and return address does not
@@ -33,9 +34,9 @@
 //! tree lookups when it is there (the same few hundred call paths recur), else from the tree.
 //!
 //! Blocks are mapped from the kernel (89 KiB of address space, of which a walk of depth `d`
-//! touches about `36 * d` bytes, plus the 16 KiB memo), taken by a thread at its first stack capture
-//! and given back to a lock-free free list when its census state is torn down, so their
-//! number follows the threads alive, not the threads that ever ran.
+//! touches about `36 * d` bytes, plus the 16 KiB memo), taken by a thread at its first stack
+//! capture and given back to a lock-free free list when its census state is torn down, so
+//! their number follows the threads alive, not the threads that ever ran.
 
 use core::cell::Cell;
 use core::mem::MaybeUninit;
