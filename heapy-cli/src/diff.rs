@@ -1,4 +1,4 @@
-//! `heapy diff new.json old.json [--by …] [--all] [--fit]`: guppy's A-B table of two
+//! `heapy diff new.json old.json [--by …] [--all] [--full] [--fit]`: guppy's A-B table of two
 //! snapshots.
 
 use std::path::PathBuf;
@@ -21,6 +21,11 @@ pub(crate) struct DiffArgs {
     /// Show every row, not only the first ten.
     #[arg(long)]
     all: bool,
+    /// Print call sites in full (`--by site`): the function's whole name, where the table
+    /// elides generic arguments nested in other arguments as `<…>`, and the file as the
+    /// debug info records it. Other views print the same either way.
+    #[arg(long)]
+    full: bool,
     /// Fit the table to the terminal's width (else `COLUMNS`, else 100), wrapping long
     /// labels, instead of guppy's fixed columns.
     #[arg(long)]
@@ -34,9 +39,14 @@ pub(crate) fn run(a: DiffArgs) -> Result<()> {
     let d = new.by(by).diff(&old);
     let d = if a.all { d.all() } else { d };
     if a.fit {
-        print!("{}", fitted(&d, by, a.all, fit::width()));
+        print!("{}", fitted(&d, by, a.all, a.full, fit::width()));
     } else {
-        print!("{}", fit::cli_words(&d.to_string()));
+        let text = if a.full {
+            format!("{d:#}")
+        } else {
+            d.to_string()
+        };
+        print!("{}", fit::cli_words(&text));
     }
     Ok(())
 }
@@ -55,8 +65,8 @@ fn pct(part: i64, whole: usize) -> f64 {
 }
 
 /// The same summary and rows as guppy's layout, as tables `width` wide (`by`: the view
-/// the differences are grouped by).
-fn fitted(d: &Diff, by: By, all: bool, width: u16) -> String {
+/// the differences are grouped by; with `full`, each row's full label).
+fn fitted(d: &Diff, by: By, all: bool, full: bool, width: u16) -> String {
     let mut out = String::from("Summary of difference operation (A-B).\n");
     let mut s = fit::table(
         &["", "Count", "Size", "% of B"],
@@ -115,7 +125,7 @@ fn fitted(d: &Diff, by: By, all: bool, width: u16) -> String {
             r.size().to_string(),
             r.cumulative().to_string(),
             format!("{:.2}", pct(r.cumulative(), d.b_size())),
-            r.label().to_string(),
+            if full { r.full_label() } else { r.label() }.to_string(),
         ]);
     }
     out.push_str(&fit::render(&t));

@@ -527,5 +527,32 @@ fn view_full_prints_whole_site_names() {
     assert!(stdout(&o).contains(&full), "{}", stdout(&o));
     let o = heapy_with(d, &["view", "snap.json", "--fit"], Some("400"));
     assert!(stdout(&o).contains(&short), "{}", stdout(&o));
+    // `heapy diff --by site --full`: the A-B table's row with the whole name (B: nothing).
+    (&h - &h).dump(d.join("empty.json")).unwrap();
+    let o = heapy(d, &["diff", "snap.json", "empty.json", "--by", "site"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let diff = stdout(&o);
+    assert!(diff.ends_with(&format!(" {short}\n")), "{diff}");
+    let o = heapy(
+        d,
+        &["diff", "snap.json", "empty.json", "--by", "site", "--full"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), diff.replace(&short, &full));
+    let o = heapy_with(
+        d,
+        &[
+            "diff",
+            "snap.json",
+            "empty.json",
+            "--by",
+            "site",
+            "--fit",
+            "--full",
+        ],
+        Some("400"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&full), "{}", stdout(&o));
     drop(v);
 }

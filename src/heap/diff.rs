@@ -27,6 +27,8 @@ use crate::census::guard;
 #[non_exhaustive]
 pub struct DiffRow {
     label: String,
+    /// The full label (`{:#}`), when it differs from `label` (call sites).
+    full: Option<String>,
     count: i64,
     size: i64,
     cumulative: i64,
@@ -48,6 +50,25 @@ impl DiffRow {
     /// ```
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The class's full label, as the table's alternate form (`{:#}`, `heapy diff --full`)
+    /// prints it: for a call site, the function's whole name (generic arguments the label
+    /// elides) and its file as recorded (see [`HeapRow::full_label`](crate::HeapRow::full_label));
+    /// for other views, the label.
+    ///
+    /// ```
+    /// # #[global_allocator]
+    /// # static CENSUS: heapy::Census = heapy::Census::new();
+    /// let mark = heapy::hpy().mark();
+    /// let before = mark.heap();
+    /// let v = heapy::with_kind("Blob", || vec![0u8; 40]);
+    /// let d = mark.heap().diff(&before);
+    /// assert_eq!(d.get(0).unwrap().full_label(), "Blob");
+    /// # drop(v);
+    /// ```
+    pub fn full_label(&self) -> &str {
+        self.full.as_deref().unwrap_or(&self.label)
     }
 
     /// Objects in A's class minus objects in B's.
@@ -120,6 +141,9 @@ impl DiffRow {
 ///      0      2     1000      1000   2500.00 Blob
 /// ```
 ///
+/// Its alternate form (`{:#}`, `heapy diff --full`) prints each call site in full (see
+/// [`DiffRow::full_label`]).
+///
 /// ```
 /// #[global_allocator]
 /// static CENSUS: heapy::Census = heapy::Census::new();
@@ -173,26 +197,48 @@ impl Heap {
         };
         guard::internal(|| {
             let mut rows: HashMap<String, (i64, i64)> = HashMap::new();
+            // Each label's full labels on either side (sites; one per side, or a list).
+            let mut fulls: HashMap<&str, Vec<&str>> = HashMap::new();
             // Saturating: estimates from a sampled snapshot can be huge (never wrong sign).
             let signed = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-            for r in &self.partition().rows {
+            let (pa, pb) = (self.partition(), other.partition());
+            for r in &pa.rows {
                 let e = rows.entry(r.label.clone()).or_default();
                 e.0 = e.0.saturating_add(signed(r.count));
                 e.1 = e.1.saturating_add(signed(r.size));
             }
-            for r in &other.partition().rows {
+            for r in &pb.rows {
                 let e = rows.entry(r.label.clone()).or_default();
                 e.0 = e.0.saturating_sub(signed(r.count));
                 e.1 = e.1.saturating_sub(signed(r.size));
             }
+            for r in pa.rows.iter().chain(&pb.rows) {
+                if let Some(full) = &r.full {
+                    // A row's full label may list several (` | `): keep each once.
+                    let list = fulls.entry(r.label.as_str()).or_default();
+                    for f in full.split(" | ") {
+                        if !list.contains(&f) {
+                            list.push(f);
+                        }
+                    }
+                }
+            }
             let mut rows: Vec<DiffRow> = rows
                 .into_iter()
                 .filter(|(_, (c, s))| *c != 0 || *s != 0)
-                .map(|(label, (count, size))| DiffRow {
-                    label,
-                    count,
-                    size,
-                    cumulative: 0,
+                .map(|(label, (count, size))| {
+                    let full = fulls.get(label.as_str()).map(|list| {
+                        let mut list = list.clone();
+                        list.sort_unstable();
+                        list.join(" | ")
+                    });
+                    DiffRow {
+                        label,
+                        full,
+                        count,
+                        size,
+                        cumulative: 0,
+                    }
                 })
                 .collect();
             rows.sort_by(|x, y| {
@@ -484,7 +530,11 @@ impl fmt::Display for Diff {
                     r.size,
                     r.cumulative,
                     pct(r.cumulative, self.b.1),
-                    r.label
+                    if f.alternate() {
+                        r.full_label()
+                    } else {
+                        &r.label
+                    }
                 )?;
             }
             let left = self.rows.len() - shown;

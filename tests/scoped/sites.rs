@@ -236,5 +236,15 @@ fn a_long_generic_name_is_elided_in_the_site_and_whole_in_the_traceback() {
     assert_eq!(alt, text.replace(&short, &long));
     // Views other than sites print the same either way.
     assert_eq!(format!("{:#}", h.bykind()), h.bykind().to_string());
+    // So does a difference by site: its row's full label, and `{:#}` of the table.
+    let d = sites.diff(&(&h - &h));
+    let row = d.get(0).unwrap();
+    assert_eq!(
+        (row.label(), row.full_label(), row.count()),
+        (short.as_str(), long.as_str(), 1)
+    );
+    let text = d.to_string();
+    assert!(text.ends_with(&format!(" {short}\n")), "{text}");
+    assert_eq!(format!("{d:#}"), text.replace(&short, &long));
     drop(v);
 }
