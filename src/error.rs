@@ -106,14 +106,14 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// [`Timeline::plot`](crate::mprof::Timeline::plot) was given a file that is neither
+    /// `Timeline::plot` (feature `plot`) was given a file that is neither
     /// `.svg` nor `.png`.
     #[error("{}: plots are written as .svg or .png", path.display())]
     UnsupportedPlotFormat {
         /// The file asked for.
         path: PathBuf,
     },
-    /// [`Timeline::plot`](crate::mprof::Timeline::plot) on a timeline that cannot be drawn:
+    /// `Timeline::plot` (feature `plot`) on a timeline that cannot be drawn:
     /// it has no MEM samples, or its figures are too far apart for finite axes.
     #[error("{}: {reason}", path.display())]
     CannotPlot {

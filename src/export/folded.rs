@@ -96,7 +96,7 @@ impl History {
     /// of [`Hpy::allocations`](crate::Hpy::allocations), every byte allocated (where the
     /// churn comes from); of [`Hpy::at_peak`](crate::Hpy::at_peak), the heap at its peak
     /// (memray's high-watermark flame graph). Feed it to
-    /// [`flamegraph`](crate::flamegraph) or `heapy flame`.
+    /// `heapy::flamegraph` (feature `flame`) or `heapy flame`.
     ///
     /// ```
     /// # #[global_allocator]
