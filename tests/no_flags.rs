@@ -24,12 +24,13 @@ fn rows(table: &str) -> BTreeMap<String, (usize, usize)> {
 fn without_the_flags_kinds_are_call_sites() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target").join("no-flags");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let build = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
+    common::cargo_build(
+        &root,
+        &target,
+        // Empty RUSTFLAGS replace the config's flags.
+        "",
+        &[
             "build",
-            "--offline",
             // Only the library's package: the workspace's default members would unify the
             // CLI's features (plotters and its font stack) into this build.
             "-p",
@@ -37,17 +38,7 @@ fn without_the_flags_kinds_are_call_sites() {
             "--example",
             "kinds",
             "--no-default-features",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        // Empty RUSTFLAGS replace the config's flags; the encoded form would win over it.
-        .env("RUSTFLAGS", "")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("cargo runs");
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
+        ],
     );
     let run = Command::new(target.join("debug").join("examples").join("kinds"))
         .current_dir(&root)

@@ -10,6 +10,8 @@
 //! The two builds go to `target/release-kinds` (a minute or two each the first time, then
 //! incremental).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -82,20 +84,7 @@ fn build_and_run(profile: &str, rustflags: &str) -> Value {
         write_crate(&root, &dir);
     }
     let target = base.join("target");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let build = Command::new(&cargo)
-        .current_dir(&dir)
-        .args(["build", "--offline", "--profile", profile])
-        .env("CARGO_TARGET_DIR", &target)
-        .env("RUSTFLAGS", rustflags)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("cargo runs");
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    common::cargo_build(&dir, &target, rustflags, &["build", "--profile", profile]);
     let dir_name = if profile == "dev" { "debug" } else { profile };
     let run = Command::new(target.join(dir_name).join("serde_app"))
         .current_dir(&dir)

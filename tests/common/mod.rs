@@ -54,3 +54,30 @@ pub fn printed_rows(text: &str) -> Vec<PrintedRow> {
         })
         .collect()
 }
+
+/// Runs `cargo <args> --offline` in `dir` with its own target directory and `rustflags`
+/// (an empty string replaces the project's configured flags) and panics with cargo's
+/// output unless it succeeds: a build of another crate or configuration from a test.
+pub fn cargo_build(
+    dir: &std::path::Path,
+    target: &std::path::Path,
+    rustflags: &str,
+    args: &[&str],
+) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let build = Command::new(&cargo)
+        .current_dir(dir)
+        .args(args)
+        .arg("--offline")
+        .env("CARGO_TARGET_DIR", target)
+        // RUSTFLAGS replaces the config's flags; the encoded form would win over it.
+        .env("RUSTFLAGS", rustflags)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+}
